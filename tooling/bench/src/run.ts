@@ -38,13 +38,7 @@ export async function runSuite(suite: Suite, options: RunSuiteOptions = {}): Pro
   const startedAt = new Date().toISOString();
   for (const [i, scenario] of scenarios.entries()) {
     const label = `[${suite.name} ${i + 1}/${scenarios.length}] ${scenario.name}`;
-    progress(`${label} · ${scenario.name}`);
-    const ours = await measure(scenario, scenario, quick);
-    const peers: SubjectResult[] = [];
-    for (const peer of scenario.peers ?? []) {
-      progress(`${label} · ${peer.name}`);
-      peers.push(await measure(peer, scenario, quick));
-    }
+    const [ours, peers] = await measureScenario(scenario, quick, (name) => progress(`${label} · ${name}`));
     results.push(compare(scenario, ours, peers));
   }
   return {
@@ -92,66 +86,135 @@ export function compare(
 declare const gc: undefined | (() => void);
 const collect = () => (typeof gc === 'function' ? gc() : undefined);
 
-async function measure(
-  subject: Subject<any>,
-  scenario: Scenario<any>,
-  quick: boolean,
-): Promise<SubjectResult> {
-  const opsPerCall = subject.opsPerCall ?? 1;
-  const timeMs = (scenario.timeMs ?? 1000) / (quick ? 8 : 1);
-  const minCalls = quick ? Math.min(3, scenario.minCalls ?? 10) : (scenario.minCalls ?? 10);
-  const maxCalls = scenario.maxCalls ?? 100_000;
-  const warmupCalls = quick ? Math.min(1, scenario.warmupCalls ?? 3) : (scenario.warmupCalls ?? 3);
-  let ctx: unknown;
-  const perOp: number[] = [];
-  const inner: number[] = [];
-  const metrics: Record<string, number | string> = {};
-  let ops = 0;
-  let totalMs = 0;
-  let peakHeap = 0;
-  let baseline = 0;
-  try {
-    ctx = await subject.setup?.();
-    for (let i = 0; i < warmupCalls; i++) await call(subject, ctx);
-    collect();
-    baseline = getHeapStatistics().used_heap_size;
-    peakHeap = baseline;
-    const started = performance.now();
-    while (perOp.length < maxCalls && (perOp.length < minCalls || performance.now() - started < timeMs)) {
-      const t0 = performance.now();
-      const report = await call(subject, ctx);
-      const dt = performance.now() - t0;
-      const n = report?.ops ?? opsPerCall;
-      ops += n;
-      totalMs += dt;
-      perOp.push(dt / n);
-      if (report?.samplesMs) for (const s of report.samplesMs) inner.push(s);
-      if (report?.metrics) Object.assign(metrics, report.metrics);
-      const heap = getHeapStatistics().used_heap_size;
-      if (heap > peakHeap) peakHeap = heap;
-    }
-  } catch (error) {
-    return failed(subject.name, error);
-  } finally {
+/**
+ * One subject's measurement, in phases so that subjects can be measured one after another or in
+ * interleaved rounds: `start()` (setup + warm-up), `measure(ms, minCalls)` any number of times,
+ * `result()`, `stop()` (teardown).
+ */
+class Measurement {
+  private ctx: unknown;
+  private readonly perOp: number[] = [];
+  private readonly inner: number[] = [];
+  private readonly metrics: Record<string, number | string> = {};
+  private ops = 0;
+  private totalMs = 0;
+  private peakHeap = 0;
+  private baseline = 0;
+  private error: unknown;
+  private failedOnce = false;
+
+  constructor(
+    readonly subject: Subject<any>,
+    private readonly maxCalls: number,
+  ) {}
+
+  async start(warmupCalls: number): Promise<void> {
     try {
-      await subject.teardown?.(ctx);
+      this.ctx = await this.subject.setup?.();
+      for (let i = 0; i < warmupCalls; i++) await call(this.subject, this.ctx);
+      collect();
+      this.baseline = getHeapStatistics().used_heap_size;
+      this.peakHeap = this.baseline;
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  async measure(timeMs: number, minCalls: number): Promise<void> {
+    if (this.failedOnce) return;
+    const opsPerCall = this.subject.opsPerCall ?? 1;
+    const started = performance.now();
+    let calls = 0;
+    try {
+      while (
+        this.perOp.length < this.maxCalls &&
+        (calls < minCalls || performance.now() - started < timeMs)
+      ) {
+        const t0 = performance.now();
+        const report = await call(this.subject, this.ctx);
+        const dt = performance.now() - t0;
+        calls++;
+        const n = report?.ops ?? opsPerCall;
+        this.ops += n;
+        this.totalMs += dt;
+        this.perOp.push(dt / n);
+        if (report?.samplesMs) for (const s of report.samplesMs) this.inner.push(s);
+        if (report?.metrics) Object.assign(this.metrics, report.metrics);
+        const heap = getHeapStatistics().used_heap_size;
+        if (heap > this.peakHeap) this.peakHeap = heap;
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.subject.teardown?.(this.ctx);
     } catch {
       // a failing teardown must not hide the measurement
     }
   }
-  const latency = summarize(inner.length > 0 ? inner : perOp);
-  return {
-    name: subject.name,
-    calls: perOp.length,
-    ops,
-    totalMs,
-    opsPerSec: ops / (totalMs / 1000),
-    avgMs: latency.mean,
-    p95Ms: latency.p95,
-    p99Ms: latency.p99,
-    memoryDeltaMb: Math.max(0, peakHeap - baseline) / 1024 / 1024,
-    metrics,
-  };
+
+  result(): SubjectResult {
+    if (this.failedOnce || this.perOp.length === 0)
+      return failed(this.subject.name, this.error ?? 'no calls measured');
+    const latency = summarize(this.inner.length > 0 ? this.inner : this.perOp);
+    return {
+      name: this.subject.name,
+      calls: this.perOp.length,
+      ops: this.ops,
+      totalMs: this.totalMs,
+      opsPerSec: this.ops / (this.totalMs / 1000),
+      avgMs: latency.mean,
+      p95Ms: latency.p95,
+      p99Ms: latency.p99,
+      memoryDeltaMb: Math.max(0, this.peakHeap - this.baseline) / 1024 / 1024,
+      metrics: this.metrics,
+    };
+  }
+
+  private fail(error: unknown): void {
+    this.failedOnce = true;
+    this.error = error;
+  }
+}
+
+/**
+ * Measures ours and every peer of a scenario. With `rounds` > 1 all subjects are set up first and then
+ * measured in alternating rounds (ours, peer A, peer B, ours, ...), so that a load change on a shared
+ * machine hits every subject alike; otherwise each subject is set up, measured and torn down in turn.
+ */
+async function measureScenario(
+  scenario: Scenario<any>,
+  quick: boolean,
+  onSubject: (name: string) => void,
+): Promise<[SubjectResult, SubjectResult[]]> {
+  const timeMs = (scenario.timeMs ?? 1000) / (quick ? 8 : 1);
+  const minCalls = quick ? Math.min(3, scenario.minCalls ?? 10) : (scenario.minCalls ?? 10);
+  const warmupCalls = quick ? Math.min(1, scenario.warmupCalls ?? 3) : (scenario.warmupCalls ?? 3);
+  const rounds = quick ? 1 : Math.max(1, Math.floor(scenario.rounds ?? 1));
+  const subjects = [scenario, ...(scenario.peers ?? [])];
+  const runs = subjects.map((s) => new Measurement(s, scenario.maxCalls ?? 100_000));
+  if (rounds === 1) {
+    for (const run of runs) {
+      onSubject(run.subject.name);
+      await run.start(warmupCalls);
+      await run.measure(timeMs, minCalls);
+      await run.stop();
+    }
+  } else {
+    for (const run of runs) await run.start(warmupCalls);
+    for (let r = 0; r < rounds; r++) {
+      for (const run of runs) {
+        onSubject(`${run.subject.name} (round ${r + 1}/${rounds})`);
+        await run.measure(timeMs / rounds, Math.ceil(minCalls / rounds));
+      }
+    }
+    for (const run of runs) await run.stop();
+  }
+  const [ours, ...peers] = runs.map((r) => r.result());
+  return [ours!, peers];
 }
 
 async function call(subject: Subject<any>, ctx: unknown): Promise<CallReport | undefined> {

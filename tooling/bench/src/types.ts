@@ -52,6 +52,12 @@ export interface Scenario<Ctx = unknown> extends Subject<Ctx> {
   maxCalls?: number;
   /** Warm-up calls before measuring (quick mode: 1). @default 3 */
   warmupCalls?: number;
+  /**
+   * Measure in this many alternating rounds (ours, each peer, ours, ...) with every subject set up at
+   * once, so load changes on a shared machine hit all subjects alike. Quick mode uses 1.
+   * @default 1 (each subject set up, measured and torn down in turn)
+   */
+  rounds?: number;
 }
 
 /** A file's worth of scenarios: one JSON file in `bench-results/` per suite. */

@@ -36,6 +36,33 @@ describe('runSuite', () => {
     expect(reportMarkdown([result])).toContain('### Unit table');
   });
 
+  it('interleaves subjects in rounds, with every subject set up before the first round', async () => {
+    const events: string[] = [];
+    const subject = (name: string) => ({
+      name,
+      setup: () => events.push(`setup ${name}`),
+      fn: () => undefined,
+      teardown: () => events.push(`teardown ${name}`),
+    });
+    const lines: string[] = [];
+    const result = await runSuite(
+      defineSuite({
+        name: 'unit',
+        scenarios: [{ ...subject('ours'), timeMs: 4, minCalls: 2, rounds: 2, peers: [subject('peer')] }],
+      }),
+      { quick: false, progress: (l) => lines.push(l) },
+    );
+    expect(events).toEqual(['setup ours', 'setup peer', 'teardown ours', 'teardown peer']);
+    expect(lines.map((l) => l.split(' · ')[1])).toEqual([
+      'ours (round 1/2)',
+      'peer (round 1/2)',
+      'ours (round 2/2)',
+      'peer (round 2/2)',
+    ]);
+    expect(result.scenarios[0]!.ours.calls).toBeGreaterThanOrEqual(2);
+    expect(result.scenarios[0]!.peers[0]!.calls).toBeGreaterThanOrEqual(2);
+  });
+
   it('records a throwing subject as an error row instead of aborting the suite', async () => {
     const result = await runSuite(
       defineSuite({

@@ -1,0 +1,143 @@
+// Semaphore throughput against async-sema, p-limit and async-mutex (seed row "Semaphore Limited"), and
+// the heap left behind by a million aborted waiters.
+import { getHeapStatistics } from 'node:v8';
+import { defineSuite } from '@perf/bench';
+import { Semaphore as MutexSemaphore } from 'async-mutex';
+import { Sema } from 'async-sema';
+import pLimit from 'p-limit';
+import { Semaphore } from '../src/index';
+
+const TASKS = 200_000;
+// async-mutex serves ~10k tasks/s here whatever the batch size (measured at 2k/20k/50k), so 200k per call
+// would take ~20 s; 20k keeps the run short without flattering it.
+const MUTEX_TASKS = 20_000;
+const noop = async (): Promise<void> => {};
+
+/** Submits `n` no-op tasks at once (the `Promise.all(items.map(limit))` shape) and waits for all. */
+function submitAll(n: number, submit: () => Promise<unknown>): Promise<unknown[]> {
+  const tasks = new Array<Promise<unknown>>(n);
+  for (let i = 0; i < n; i++) tasks[i] = submit();
+  return Promise.all(tasks);
+}
+
+declare const gc: undefined | (() => void);
+
+/** Used heap after pending callbacks ran and two full GCs. */
+async function heapMb(): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  gc?.();
+  gc?.();
+  return getHeapStatistics().used_heap_size / 1024 / 1024;
+}
+
+const ABORTED = 1_000_000;
+// Ten waiters per AbortController: Node's EventTarget scans its listener list on every add (one signal
+// shared by thousands of waits is quadratic in Node itself) and warns above 10 listeners, and a million
+// pending warnings would be measured as our heap.
+const PER_SIGNAL = 10;
+const CHUNK = 10_000;
+// Enough rounds for the optimising compiler to have run: its code lives in the measured heap too.
+const WARMUP = 200_000;
+
+/** Queues `n` waiters behind a held permit in chunks and aborts each chunk. */
+async function abortWaiters(sem: Semaphore, n: number): Promise<void> {
+  for (let done = 0; done < n; done += CHUNK) {
+    const waits: Promise<unknown>[] = [];
+    const controllers: AbortController[] = [];
+    for (let i = 0; i < CHUNK; i += PER_SIGNAL) {
+      const controller = new AbortController();
+      controllers.push(controller);
+      for (let j = 0; j < PER_SIGNAL; j++)
+        waits.push(sem.acquire({ signal: controller.signal }).catch(() => 0));
+    }
+    for (const c of controllers) c.abort();
+    await Promise.all(waits);
+  }
+}
+
+/**
+ * 1M aborted waiters, then the heap after GC against a baseline taken after a 200k-waiter warm-up (so
+ * optimised code and inline caches are in the baseline, not counted as a leak).
+ */
+async function abortMillion(): Promise<{ metrics: Record<string, number>; ops: number }> {
+  if (typeof gc !== 'function') throw new Error('run with --expose-gc (perf-bench does)');
+  const sem = new Semaphore(1);
+  const held = sem.tryAcquire()!;
+  await abortWaiters(sem, WARMUP);
+  const baseline = await heapMb();
+  await abortWaiters(sem, ABORTED);
+  const after = await heapMb();
+  const stats = sem.stats();
+  held.release();
+  if (stats.aborted !== ABORTED + WARMUP || stats.waiting !== 0) {
+    throw new Error(`unexpected stats ${JSON.stringify(stats)}`);
+  }
+  return {
+    ops: ABORTED,
+    metrics: {
+      baselineHeapMb: Number(baseline.toFixed(2)),
+      afterHeapMb: Number(after.toFixed(2)),
+      heapGrowthPct: Number((((after - baseline) / baseline) * 100).toFixed(2)),
+    },
+  };
+}
+
+export default defineSuite({
+  name: 'async-semaphore',
+  scenarios: [
+    {
+      name: 'Semaphore Limited',
+      table: 'Async Operations',
+      opsPerCall: TASKS,
+      setup: () => new Semaphore(10),
+      fn: async (sem: Semaphore) => {
+        await submitAll(TASKS, () => sem.run(noop));
+        const { waitMs, acquired } = sem.stats();
+        return { metrics: { concurrent: 10, waitP95Ms: Number(waitMs.p95.toFixed(2)), acquired } };
+      },
+      peers: [
+        {
+          name: 'async-sema',
+          opsPerCall: TASKS,
+          setup: () => new Sema(10),
+          fn: (sema: Sema) =>
+            submitAll(TASKS, async () => {
+              await sema.acquire();
+              try {
+                await noop();
+              } finally {
+                sema.release();
+              }
+            }),
+        },
+        {
+          name: 'p-limit',
+          opsPerCall: TASKS,
+          setup: () => pLimit(10),
+          fn: (limit: ReturnType<typeof pLimit>) => submitAll(TASKS, () => limit(noop)),
+        },
+        {
+          name: `async-mutex Semaphore (${MUTEX_TASKS / 1000}k tasks/call)`,
+          opsPerCall: MUTEX_TASKS,
+          setup: () => new MutexSemaphore(10),
+          fn: (sem: MutexSemaphore) => submitAll(MUTEX_TASKS, () => sem.runExclusive(noop)),
+        },
+      ],
+      targets: [
+        { peer: 'async-sema', minRatio: 1.5 },
+        { peer: 'p-limit', minRatio: 3 },
+      ],
+      minCalls: 5,
+      warmupCalls: 2,
+    },
+    {
+      name: 'Semaphore 1M aborted waiters (heap after GC)',
+      table: 'Async Operations',
+      opsPerCall: ABORTED,
+      fn: abortMillion,
+      minCalls: 1,
+      warmupCalls: 0,
+      timeMs: 1,
+    },
+  ],
+});

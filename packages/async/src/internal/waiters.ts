@@ -1,0 +1,166 @@
+/**
+ * The FIFO wait queue behind every primitive that makes callers wait (Semaphore, RateLimiter,
+ * ResourcePool, ...). A doubly-linked list: O(1) enqueue, O(1) dequeue and O(1) removal of a waiter
+ * whose signal aborted or whose timeout elapsed: no array shift, no scan. A cancelled waiter drops its
+ * timer and abort listener at once, so a million abandoned waits leave nothing behind.
+ */
+
+/** Cancellation options accepted by every wait in @perf. */
+export interface WaitOptions {
+  /** Abort the wait; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal | undefined;
+  /** Give up after this many ms; the promise rejects with the error the owner builds. @default Infinity */
+  timeoutMs?: number | undefined;
+}
+
+/** Why a waiter left the queue without being granted. */
+export type CancelReason = 'aborted' | 'timedOut';
+
+/** One queued caller. `weight` is what it asks for (permits, tokens); the owner decides what it means. */
+export interface Waiter<T> {
+  readonly weight: number;
+  /** `performance.now()` when it was queued. */
+  readonly enqueuedAt: number;
+  /**
+   * What the owner attached at enqueue (e.g. the task a `Semaphore.run` caller will start once granted,
+   * so the grant can hand it over without a per-call closure). `undefined` when none was given.
+   */
+  readonly data: unknown;
+  /** @internal */ prev: Waiter<T> | undefined;
+  /** @internal */ next: Waiter<T> | undefined;
+  /** @internal */ resolve: (value: T) => void;
+  /** @internal */ reject: (error: unknown) => void;
+  /** @internal */ timer: ReturnType<typeof setTimeout> | undefined;
+  /** @internal */ signal: AbortSignal | undefined;
+  /** @internal */ onAbort: (() => void) | undefined;
+  /** @internal */ queued: boolean;
+}
+
+/** A FIFO queue of waiters with O(1) cancellation. */
+export class WaiterQueue<T> {
+  /** Waiters currently queued. */
+  size = 0;
+  private head: Waiter<T> | undefined;
+  private tail: Waiter<T> | undefined;
+
+  /**
+   * Queues a waiter and returns its promise. The promise resolves through {@link WaiterQueue.grant};
+   * on abort it rejects with `signal.reason`, on timeout with `timeoutError()`. Either way the waiter is
+   * unlinked in O(1) and `onCancel` runs after it left (so the owner can count it and wake whoever can
+   * go now). `data` is kept on the waiter for the owner (see {@link Waiter.data}).
+   */
+  enqueue(
+    weight: number,
+    options: WaitOptions,
+    timeoutError: () => Error,
+    onCancel?: (reason: CancelReason, waiter: Waiter<T>) => void,
+    data?: unknown,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter<T> = {
+        weight,
+        enqueuedAt: performance.now(),
+        data,
+        prev: this.tail,
+        next: undefined,
+        resolve,
+        reject,
+        timer: undefined,
+        signal: undefined,
+        onAbort: undefined,
+        queued: true,
+      };
+      if (this.tail) this.tail.next = waiter;
+      else this.head = waiter;
+      this.tail = waiter;
+      this.size++;
+      const { signal, timeoutMs } = options;
+      if (signal) {
+        waiter.signal = signal;
+        waiter.onAbort = () => {
+          this.cancel(waiter, signal.reason);
+          onCancel?.('aborted', waiter);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      if (timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY) {
+        waiter.timer = setTimeout(() => {
+          this.cancel(waiter, timeoutError());
+          onCancel?.('timedOut', waiter);
+        }, timeoutMs);
+        waiter.timer.unref?.();
+      }
+    });
+  }
+
+  /** The oldest waiter, still queued. */
+  peek(): Waiter<T> | undefined {
+    return this.head;
+  }
+
+  /** Removes the oldest waiter and resolves it with `value`. Returns it, or `undefined` when empty. */
+  grant(value: T): Waiter<T> | undefined {
+    const waiter = this.head;
+    if (!waiter) return undefined;
+    this.unlink(waiter);
+    waiter.resolve(value);
+    return waiter;
+  }
+
+  /** Removes the oldest waiter and rejects it with `error`. Returns it, or `undefined` when empty. */
+  rejectOne(error: unknown): Waiter<T> | undefined {
+    const waiter = this.head;
+    if (!waiter) return undefined;
+    this.unlink(waiter);
+    waiter.reject(error);
+    return waiter;
+  }
+
+  /**
+   * Removes a still-queued waiter and rejects it with `error`, in O(1). For owners that track deadlines
+   * themselves (one timer for many waiters). Returns false when the waiter had already left.
+   */
+  remove(waiter: Waiter<T>, error: unknown): boolean {
+    if (!waiter.queued) return false;
+    this.cancel(waiter, error);
+    return true;
+  }
+
+  /** Rejects every queued waiter with `error` (e.g. on close) and empties the queue. */
+  rejectAll(error: unknown): number {
+    let n = 0;
+    while (this.head) {
+      const waiter = this.head;
+      this.unlink(waiter);
+      waiter.reject(error);
+      n++;
+    }
+    return n;
+  }
+
+  private cancel(waiter: Waiter<T>, error: unknown): void {
+    if (!waiter.queued) return;
+    this.unlink(waiter);
+    waiter.reject(error);
+  }
+
+  private unlink(waiter: Waiter<T>): void {
+    waiter.queued = false;
+    if (waiter.prev) waiter.prev.next = waiter.next;
+    else this.head = waiter.next;
+    if (waiter.next) waiter.next.prev = waiter.prev;
+    else this.tail = waiter.prev;
+    waiter.prev = undefined;
+    waiter.next = undefined;
+    this.size--;
+    if (waiter.timer !== undefined) {
+      clearTimeout(waiter.timer);
+      waiter.timer = undefined;
+    }
+    if (waiter.onAbort) {
+      waiter.signal!.removeEventListener('abort', waiter.onAbort);
+      waiter.onAbort = undefined;
+      waiter.signal = undefined;
+    }
+  }
+}

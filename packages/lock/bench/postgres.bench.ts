@@ -1,0 +1,194 @@
+// PostgreSQL advisory locks against raw `pg` calls doing the same work, in the same run: the seed's
+// "No Contention" and "With Exponential Backoff" rows of "Distributed Lock Performance", plus the
+// blocking-wait hand-off. Every acquisition checks a client out of the pool and back (the pinned-session
+// pattern), for ours and for the raw loops alike.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defineSuite } from '@perf/bench';
+import pg from 'pg';
+import { type PostgresLockOptions, PostgresLockProvider } from '../src/index';
+import { postgres, stopAfterLastRun } from './fixtures/postgres-server';
+
+const TABLE = 'Distributed Lock Performance';
+const UNCONTENDED_OPS = 100;
+const WORKERS = 8;
+const PER_WORKER = 40;
+const HOLD_MS = 2;
+const FIXED_POLL_MS = 10;
+
+let keySeq = 0;
+const freshKey = () => 900_000_000 + process.pid * 1000 + keySeq++;
+
+interface Uncontended {
+  pool: pg.Pool;
+  key: number;
+  lock?: PostgresLockProvider;
+}
+
+const uncontendedSetup = async (): Promise<Uncontended> => ({
+  pool: new pg.Pool({ ...(await postgres()).pool, max: 2 }),
+  key: freshKey(),
+});
+
+interface Contended {
+  pool: pg.Pool;
+  key: number;
+  locks: PostgresLockProvider[];
+}
+
+function contendedOurs(options: Omit<PostgresLockOptions, 'key'>) {
+  return {
+    opsPerCall: WORKERS * PER_WORKER,
+    setup: async (): Promise<Contended> => {
+      const pool = new pg.Pool({ ...(await postgres()).pool, max: WORKERS + 2 });
+      const key = freshKey();
+      // One provider per worker, as separate services would have.
+      const locks = Array.from(
+        { length: WORKERS },
+        () => new PostgresLockProvider(pool, { ...options, key }),
+      );
+      return { pool, key, locks };
+    },
+    fn: async (ctx: Contended) => {
+      const waits: number[] = [];
+      await Promise.all(
+        ctx.locks.map(async (lock) => {
+          for (let i = 0; i < PER_WORKER; i++) {
+            const handle = await lock.acquire({ timeoutMs: 60_000 });
+            waits.push(handle.waitedMs);
+            await sleep(HOLD_MS);
+            await handle.release();
+          }
+        }),
+      );
+      return { samplesMs: waits };
+    },
+    teardown: async (ctx: Contended) => {
+      await Promise.all(ctx.locks.map((l) => l.close()));
+      await ctx.pool.end();
+    },
+  };
+}
+
+/** Raw `pg`: each worker checks a client out, waits for the lock the given way, holds, unlocks. */
+function contendedRaw(
+  waitFor: (client: pg.PoolClient, pool: pg.Pool, key: number) => Promise<pg.PoolClient>,
+) {
+  return {
+    opsPerCall: WORKERS * PER_WORKER,
+    setup: async () => ({
+      pool: new pg.Pool({ ...(await postgres()).pool, max: WORKERS + 2 }),
+      key: freshKey(),
+    }),
+    fn: async (ctx: { pool: pg.Pool; key: number }) => {
+      const waits: number[] = [];
+      await Promise.all(
+        Array.from({ length: WORKERS }, async () => {
+          for (let i = 0; i < PER_WORKER; i++) {
+            const started = performance.now();
+            const client = await waitFor(await ctx.pool.connect(), ctx.pool, ctx.key);
+            waits.push(performance.now() - started);
+            await sleep(HOLD_MS);
+            await client.query('SELECT pg_advisory_unlock($1)', [ctx.key]);
+            client.release();
+          }
+        }),
+      );
+      return { samplesMs: waits };
+    },
+    teardown: (ctx: { pool: pg.Pool }) => ctx.pool.end(),
+  };
+}
+
+const rawBlocking = contendedRaw(async (client, _pool, key) => {
+  await client.query('SELECT pg_advisory_lock($1)', [key]);
+  return client;
+});
+
+/** The seed's baseline: try, and on failure give the connection back and sleep a fixed 10 ms. */
+const rawFixedPolling = contendedRaw(async (client, pool, key) => {
+  for (;;) {
+    const { rows } = await client.query('SELECT pg_try_advisory_lock($1) AS ok', [key]);
+    if (rows[0].ok) return client;
+    client.release();
+    await sleep(FIXED_POLL_MS);
+    client = await pool.connect();
+  }
+});
+
+export default defineSuite({
+  name: 'lock-postgres',
+  scenarios: stopAfterLastRun([
+    {
+      name: 'No Contention',
+      table: TABLE,
+      opsPerCall: UNCONTENDED_OPS,
+      setup: uncontendedSetup,
+      fn: async (ctx: Uncontended) => {
+        ctx.lock ??= new PostgresLockProvider(ctx.pool, { key: ctx.key });
+        for (let i = 0; i < UNCONTENDED_OPS; i++) {
+          const handle = await ctx.lock.acquire();
+          await handle.release();
+        }
+      },
+      teardown: async (ctx: Uncontended) => {
+        await ctx.lock?.close();
+        await ctx.pool.end();
+      },
+      peers: [
+        {
+          name: 'raw pg lock/unlock',
+          opsPerCall: UNCONTENDED_OPS,
+          setup: uncontendedSetup,
+          fn: async (ctx: Uncontended) => {
+            for (let i = 0; i < UNCONTENDED_OPS; i++) {
+              const client = await ctx.pool.connect();
+              await client.query('SELECT pg_advisory_lock($1)', [ctx.key]);
+              await client.query('SELECT pg_advisory_unlock($1)', [ctx.key]);
+              client.release();
+            }
+          },
+          teardown: (ctx: Uncontended) => ctx.pool.end(),
+        },
+        {
+          // The same loop on the simple query protocol, as the provider sends it (no parse/bind per call).
+          name: 'raw pg lock/unlock (literal SQL)',
+          opsPerCall: UNCONTENDED_OPS,
+          setup: uncontendedSetup,
+          fn: async (ctx: Uncontended) => {
+            for (let i = 0; i < UNCONTENDED_OPS; i++) {
+              const client = await ctx.pool.connect();
+              await client.query(`SELECT pg_advisory_lock(${ctx.key})`);
+              await client.query(`SELECT pg_advisory_unlock(${ctx.key})`);
+              client.release();
+            }
+          },
+          teardown: (ctx: Uncontended) => ctx.pool.end(),
+        },
+      ],
+      targets: [
+        { peer: 'raw pg lock/unlock', minRatio: 0.9 },
+        { peer: 'raw pg lock/unlock (literal SQL)', minRatio: 0.9 },
+      ],
+    },
+    {
+      name: 'With Contention (wait: block), 8 × 40, 2 ms hold',
+      table: TABLE,
+      timeMs: 3000,
+      minCalls: 5,
+      warmupCalls: 1,
+      ...contendedOurs({ wait: 'block' }),
+      peers: [{ name: 'raw pg_advisory_lock loop', ...rawBlocking }],
+      targets: [{ peer: 'raw pg_advisory_lock loop', minRatio: 0.9 }],
+    },
+    {
+      name: 'With Exponential Backoff (wait: poll), 8 × 40, 2 ms hold',
+      table: TABLE,
+      timeMs: 3000,
+      minCalls: 5,
+      warmupCalls: 1,
+      ...contendedOurs({ wait: 'poll' }),
+      peers: [{ name: 'raw fixed 10 ms polling', ...rawFixedPolling }],
+      targets: [{ peer: 'raw fixed 10 ms polling', minRatio: 1 }],
+    },
+  ]),
+});

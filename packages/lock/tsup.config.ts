@@ -1,0 +1,3 @@
+import { createTsupConfig } from '@perf/build';
+
+export default createTsupConfig({ entry: { index: 'src/index.ts' } });

@@ -4,8 +4,8 @@
 // forms: bare, wrapped with withRequestMetrics, and with the usual prom-client middleware (a labelled
 // Histogram, startTimer() per request). autocannon drives it from this process over 127.0.0.1 with
 // keep-alive connections; server and load generator in separate processes so the generator does not
-// steal the server's event loop. The table rows run the three one after another (the harness's way);
-// on a shared machine those differ by up to 2x from second to second, so the first row's notes also
+// steal the server's event loop. The table rows alternate the three in five rounds (harness `rounds`);
+// on a shared machine load differs by up to 2x from second to second, so the first row's notes also
 // carry ratios from rounds where all three serve load at the same time (see `concurrent`), and a second
 // scenario measures the middleware's own per-request cost in process, without sockets.
 //
@@ -205,9 +205,12 @@ export default defineSuite({
       ...ours,
       name: 'node:http hello world with request metrics',
       table: 'HTTP middleware (autocannon, 32 connections, loopback)',
+      // Five interleaved rounds (ours, bare, prom-client, ours, ...), one load run each, so that machine
+      // load drifting between seconds hits all three alike.
       timeMs: 1,
-      minCalls: 3,
-      maxCalls: 3,
+      rounds: 5,
+      minCalls: 5,
+      maxCalls: 5,
       warmupCalls: 1,
       peers: [
         server('node:http bare (no metrics)', 'bare'),

@@ -74,6 +74,9 @@ function batchScenario(name: string, maxConcurrentBatches: number): Scenario<any
       },
     ],
     targets: [{ peer: DATALOADER, minRatio: 1 }],
+    // Interleaved rounds (ours, peer, ours, ...): see the semaphore bench.
+    rounds: 5,
+    timeMs: 2500,
   };
 }
 
@@ -97,6 +100,8 @@ export default defineSuite({
         },
       ],
       targets: [{ peer: 'p-limit', minRatio: 1 }],
+      rounds: 5,
+      timeMs: 2500,
     },
   ],
 });

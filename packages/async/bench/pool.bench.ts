@@ -72,8 +72,10 @@ type Loop = 'sequential' | 'contended';
 const scenario = (loop: Loop, name: string, ops: number) => ({
   name,
   table: 'Async Operations',
-  // Longer than the 1 s default: the machine is shared, and a longer run averages out load swings.
+  // Longer than the 1 s default and in interleaved rounds (ours, peers, ours, ...): the machine is
+  // shared, and alternating the subjects makes a load swing hit all of them alike.
   timeMs: 3000,
+  rounds: 5,
   opsPerCall: ops,
   setup: ours,
   fn: (ctx: ReturnType<typeof ours>) => ctx[loop](),

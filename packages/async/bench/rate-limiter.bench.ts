@@ -1,12 +1,15 @@
 // Achieved rate and CPU of RateLimiter against bottleneck and limiter (seed row "Rate Limited (100/s)").
 // Each call queues 2 s worth of acquisitions at once on an emptied bucket and waits for the last grant,
 // so Ops/sec *is* the achieved rate; the target is accuracy (±1%), not a ratio.
-import { defineSuite, type Scenario } from '@perf/bench';
+import { defineSuite, isQuick, type Scenario } from '@perf/bench';
 import Bottleneck from 'bottleneck';
 import { RateLimiter as TokenLimiter } from 'limiter';
 import { RateLimiter } from '../src/index';
 
-const SECONDS = 2;
+// The issue asks for >= 2 s per measurement; quick (CI smoke) runs use 0.5 s.
+const SECONDS = isQuick() ? 0.5 : 2;
+/** A subject that has not granted everything by then is cut off (bottleneck's minTime at 10,000/s). */
+const CUTOFF_MS = SECONDS * 1000 * 3;
 
 /** Something that grants one token per call, FIFO or not. */
 type Acquire = () => Promise<unknown>;
@@ -23,19 +26,33 @@ async function measureRate(rate: number, acquire: Acquire) {
   const cpu = process.cpuUsage();
   const started = performance.now();
   const all = new Array<Promise<unknown>>(n);
+  let granted = 0;
   for (let i = 0; i < n; i++) {
     all[i] = acquire().then(() => {
       grantedAt[i] = performance.now();
+      granted++;
     });
   }
-  await Promise.all(all);
+  let cutoff: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(all),
+    new Promise((resolve) => {
+      cutoff = setTimeout(resolve, CUTOFF_MS);
+    }),
+  ]);
+  clearTimeout(cutoff);
   const elapsedMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
   const from = Math.floor(n / 2);
-  const achieved = (n - 1 - from) / ((grantedAt[n - 1]! - grantedAt[from]!) / 1000);
+  // Cut off: the rate is what it granted in the time it had.
+  const achieved =
+    granted < n
+      ? granted / (elapsedMs / 1000)
+      : (n - 1 - from) / ((grantedAt[n - 1]! - grantedAt[from]!) / 1000);
   return {
-    ops: n,
+    ops: granted,
     metrics: {
+      ...(granted < n ? { cutOffAfterMs: CUTOFF_MS } : {}),
       achievedRate: Number(achieved.toFixed(2)),
       errorPct: Number((((achieved - rate) / rate) * 100).toFixed(2)),
       cpuPctOfCore: Number((((used.user + used.system) / 1000 / elapsedMs) * 100).toFixed(2)),
@@ -75,28 +92,34 @@ function scenario(rate: number): Scenario<any> {
     fn: (limiter: RateLimiter) => measureRate(rate, () => limiter.acquire()),
     teardown: (limiter: RateLimiter) => limiter.close(),
     peers: [
-      {
-        name: 'bottleneck (minTime)',
-        opsPerCall: rate * SECONDS,
-        setup: () => new Bottleneck({ minTime: 1000 / rate }),
-        fn: (b: Bottleneck) => measureRate(rate, () => b.schedule(() => Promise.resolve())),
-        teardown: (b: Bottleneck) => b.stop({ dropWaitingJobs: true }),
-      },
-      {
-        name: 'bottleneck (reservoir)',
-        opsPerCall: rate * SECONDS,
-        setup: async () => {
-          const b = new Bottleneck({
-            reservoir: rate,
-            reservoirRefreshAmount: rate,
-            reservoirRefreshInterval: 1000,
-          });
-          await emptyBucket(rate, () => b.schedule(() => Promise.resolve()));
-          return b;
-        },
-        fn: (b: Bottleneck) => measureRate(rate, () => b.schedule(() => Promise.resolve())),
-        teardown: (b: Bottleneck) => b.stop({ dropWaitingJobs: true }),
-      },
+      // bottleneck manages ~300 jobs/s at 10,000/s (it is cut off, and emptying its reservoir alone takes
+      // ~30 s), so quick runs leave it out there.
+      ...(isQuick() && rate > 1000
+        ? []
+        : [
+            {
+              name: 'bottleneck (minTime)',
+              opsPerCall: rate * SECONDS,
+              setup: () => new Bottleneck({ minTime: 1000 / rate }),
+              fn: (b: Bottleneck) => measureRate(rate, () => b.schedule(() => Promise.resolve())),
+              teardown: (b: Bottleneck) => b.stop({ dropWaitingJobs: true }),
+            },
+            {
+              name: 'bottleneck (reservoir)',
+              opsPerCall: rate * SECONDS,
+              setup: async () => {
+                const b = new Bottleneck({
+                  reservoir: rate,
+                  reservoirRefreshAmount: rate,
+                  reservoirRefreshInterval: 1000,
+                });
+                await emptyBucket(rate, () => b.schedule(() => Promise.resolve()));
+                return b;
+              },
+              fn: (b: Bottleneck) => measureRate(rate, () => b.schedule(() => Promise.resolve())),
+              teardown: (b: Bottleneck) => b.stop({ dropWaitingJobs: true }),
+            },
+          ]),
       ...(rate <= 1000
         ? [
             {

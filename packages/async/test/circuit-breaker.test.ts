@@ -56,6 +56,38 @@ describe('CircuitBreaker', () => {
     expect(breaker.stats()).toMatchObject({ state: 'open', rejected: 1, opened: 1 });
   });
 
+  it('counts closed-path successes grouped between clock reads before any decision and in stats', async () => {
+    // Successes are placed in the window in groups of up to 8 (one clock read per group); a failure
+    // must see the group's successes, or 6 successes + 5 failures would look like 5 calls.
+    const breaker = new CircuitBreaker({
+      failureRateThreshold: 0.5,
+      minimumCalls: 10,
+      latencySampleEvery: 1000,
+    });
+    await succeed(breaker, 6);
+    expect(breaker.stats()).toMatchObject({ windowCalls: 6, windowFailures: 0 });
+    await succeed(breaker, 13); // 19: two groups, three pending
+    expect(breaker.stats().windowCalls).toBe(19);
+    const grouped = new CircuitBreaker({
+      failureRateThreshold: 0.5,
+      minimumCalls: 10,
+      latencySampleEvery: 1000,
+    });
+    await succeed(grouped, 6);
+    await fail(grouped, 5); // 11 calls, 45 %
+    expect(grouped.state).toBe('closed');
+    await fail(grouped); // 12 calls, 50 %
+    expect(grouped.state).toBe('open');
+  });
+
+  it('lets grouped successes expire with the window', async () => {
+    const breaker = new CircuitBreaker({ failureRateThreshold: 0.5, minimumCalls: 4, windowMs: 10_000 });
+    await succeed(breaker, 20);
+    vi.advanceTimersByTime(10_001);
+    await fail(breaker, 4); // the 20 successes left the window: 4 calls, 100 %
+    expect(breaker.state).toBe('open');
+  });
+
   it('stays closed below the threshold', async () => {
     const breaker = new CircuitBreaker({ failureRateThreshold: 0.5, minimumCalls: 4 });
     await succeed(breaker, 6);

@@ -34,6 +34,13 @@ export class FailureWindow {
     }
   }
 
+  /** Counts `n` successful calls at `now` (a group the breaker placed with one clock read). */
+  recordSuccesses(now: number, n: number): void {
+    if (now >= this.bucketEnd || now < this.bucketStart) this.advance(now);
+    this.callCounts[this.index]! += n;
+    this.calls += n;
+  }
+
   /** Slides the window to `now`, dropping buckets that fell out of it. */
   advance(now: number): void {
     const epoch = Math.floor(now / this.bucketMs);

@@ -56,41 +56,61 @@ export class WaiterQueue<T> {
     onCancel?: (reason: CancelReason, waiter: Waiter<T>) => void,
     data?: unknown,
   ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter<T> = {
-        weight,
-        enqueuedAt: performance.now(),
-        data,
-        prev: this.tail,
-        next: undefined,
-        resolve,
-        reject,
-        timer: undefined,
-        signal: undefined,
-        onAbort: undefined,
-        queued: true,
-      };
-      if (this.tail) this.tail.next = waiter;
-      else this.head = waiter;
-      this.tail = waiter;
-      this.size++;
-      const { signal, timeoutMs } = options;
-      if (signal) {
-        waiter.signal = signal;
-        waiter.onAbort = () => {
-          this.cancel(waiter, signal.reason);
-          onCancel?.('aborted', waiter);
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      if (timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY) {
-        waiter.timer = setTimeout(() => {
-          this.cancel(waiter, timeoutError());
-          onCancel?.('timedOut', waiter);
-        }, timeoutMs);
-        waiter.timer.unref?.();
-      }
-    });
+    const waiter: Waiter<T> = {
+      weight,
+      enqueuedAt: performance.now(),
+      data,
+      prev: this.tail,
+      next: undefined,
+      resolve: noop,
+      reject: noop,
+      timer: undefined,
+      signal: undefined,
+      onAbort: undefined,
+      queued: true,
+    };
+    // A shared executor instead of a closure per call: it stores the functions on `filling`.
+    filling = waiter as Waiter<unknown>;
+    const promise = new Promise<T>(
+      storeSettlers as (resolve: (value: T) => void, reject: (error: unknown) => void) => void,
+    );
+    filling = undefined;
+    if (this.tail) this.tail.next = waiter;
+    else this.head = waiter;
+    this.tail = waiter;
+    this.size++;
+    const { signal, timeoutMs } = options;
+    if (signal) this.watchSignal(waiter, signal, onCancel);
+    if (timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY)
+      this.watchTimeout(waiter, timeoutMs, timeoutError, onCancel);
+    return promise;
+  }
+
+  // Kept out of `enqueue` so that a waiter without a signal or timeout allocates no closure context.
+  private watchSignal(
+    waiter: Waiter<T>,
+    signal: AbortSignal,
+    onCancel: ((reason: CancelReason, waiter: Waiter<T>) => void) | undefined,
+  ): void {
+    waiter.signal = signal;
+    waiter.onAbort = () => {
+      this.cancel(waiter, signal.reason);
+      onCancel?.('aborted', waiter);
+    };
+    signal.addEventListener('abort', waiter.onAbort, { once: true });
+  }
+
+  private watchTimeout(
+    waiter: Waiter<T>,
+    timeoutMs: number,
+    timeoutError: () => Error,
+    onCancel: ((reason: CancelReason, waiter: Waiter<T>) => void) | undefined,
+  ): void {
+    waiter.timer = setTimeout(() => {
+      this.cancel(waiter, timeoutError());
+      onCancel?.('timedOut', waiter);
+    }, timeoutMs);
+    waiter.timer.unref?.();
   }
 
   /** The oldest waiter, still queued. */
@@ -163,4 +183,14 @@ export class WaiterQueue<T> {
       waiter.signal = undefined;
     }
   }
+}
+
+const noop = (): void => {};
+// The waiter whose promise is being created (see WaiterQueue.enqueue): `new Promise` runs its executor
+// synchronously, so no other waiter can be in between.
+let filling: Waiter<unknown> | undefined;
+
+function storeSettlers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  filling!.resolve = resolve;
+  filling!.reject = reject;
 }

@@ -19,7 +19,8 @@ export class Acquisition {
   done: Promise<LockHandle | null> | undefined;
   /** The pending sleep's abort hook. */
   onAbort: (() => void) | undefined;
-  private readonly hooks = new Set<() => void>();
+  /** Abort hooks, made on first use: most acquisitions register none that outlive their attempt. */
+  private hooks: Set<() => void> | undefined;
   private controller: AbortController | undefined;
 
   get hasSignal(): boolean {
@@ -40,7 +41,7 @@ export class Acquisition {
     this.reason = reason;
     this.controller?.abort(reason);
     this.onAbort?.();
-    for (const hook of this.hooks) hook();
+    if (this.hooks) for (const hook of this.hooks) hook();
   }
 
   addHook(hook: () => void): () => void {
@@ -48,8 +49,10 @@ export class Acquisition {
       hook();
       return noop;
     }
-    this.hooks.add(hook);
-    return () => this.hooks.delete(hook);
+    this.hooks ??= new Set();
+    const hooks = this.hooks;
+    hooks.add(hook);
+    return () => hooks.delete(hook);
   }
 }
 

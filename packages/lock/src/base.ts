@@ -172,6 +172,16 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
   }
 
   /**
+   * Called when a backoff delay ran out without a wake: return `true` to sleep the same delay again
+   * without attempting, because waiters that came first are being served (releases keep arriving), so
+   * an attempt now could only barge in ahead of them. Return `false` (the default) when the wake-ups
+   * may have been missed: then the attempt is the fallback.
+   */
+  protected holdBack(_ctx: AttemptContext): boolean {
+    return false;
+  }
+
+  /**
    * Called when a handle is handed to the caller, before `acquire()` resolves: start health checks or
    * watchers that call `handle.lose(reason)` when the lock is lost. Undone in
    * {@link BaseLockProvider.releaseOnce}. The default does nothing.
@@ -187,6 +197,7 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
    */
   protected wake(all = this.wakeAll): void {
     this.wakeEpoch++;
+    if (this.sleepers.size === 0) return;
     for (const resume of this.sleepers) {
       resume();
       if (!all) break;
@@ -267,11 +278,15 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
       throw signal.reason;
     }
     const op = new Acquisition();
-    const onAbort = () => op.abort(signal!.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // No closures unless needed: the uncontended path without signal or timeout allocates none.
+    let onAbort: (() => void) | undefined;
+    if (signal) {
+      onAbort = () => op.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     if (timeoutMs > 0 && timeoutMs !== Number.POSITIVE_INFINITY) {
-      timer = setTimeout(() => op.abort(TIMED_OUT), timeoutMs);
+      timer = setTimeout(abortTimedOut, timeoutMs, op);
       timer.unref?.();
     }
     const started = performance.now();
@@ -283,9 +298,9 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
       throw this.classify(error, op, started);
     } finally {
       this.pending.delete(op);
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       if (op.hasSignal) this.disarmWake(op.signal);
-      signal?.removeEventListener('abort', onAbort);
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
     }
   }
 
@@ -296,21 +311,20 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
     tryOnly: boolean,
   ): Promise<LockHandle | null> {
     let backoff: Backoff | undefined; // created on the first failed attempt: most acquisitions need none
-    const remaining = () => Math.max(0, timeoutMs - (performance.now() - started));
     // A waiter woken by a release retries and, if it lost the race, sleeps the same delay again: only
     // delays that ran out without a release advance the backoff and count against `maxRetries`.
     let delay: number | undefined;
     let woken = false;
-    if (!tryOnly && this.yieldFirst(new Attempt(op, 0, remaining()))) {
+    if (!tryOnly && this.yieldFirst(new Attempt(op, 0, remainingMs(timeoutMs, started)))) {
       backoff = new Backoff(this.backoffOptions);
       delay = backoff.next();
-      if (delay !== undefined) woken = await this.sleep(Math.min(delay, remaining()), op);
+      if (delay !== undefined) woken = await this.backoffSleep(delay, op, started, timeoutMs);
     }
     for (;;) {
       const epoch = this.wakeEpoch;
       op.attempts++;
       this.counters.attempts++;
-      const lease = await this.tryOnce(new Attempt(op, op.attempts, remaining()));
+      const lease = await this.tryOnce(new Attempt(op, op.attempts, remainingMs(timeoutMs, started)));
       if (lease) {
         const handle = this.createHandle(lease, started, op.attempts);
         if (op.aborted) {
@@ -323,7 +337,7 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
       }
       if (op.aborted) throw op.reason;
       if (tryOnly) return null;
-      const left = remaining();
+      const left = remainingMs(timeoutMs, started);
       if (left <= 0) throw TIMED_OUT;
       if (await this.armWake(op.signal)) continue;
       if (this.wakeEpoch !== epoch) continue;
@@ -332,7 +346,26 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
         delay = backoff.next();
         if (delay === undefined) throw EXHAUSTED;
       }
-      woken = await this.sleep(Math.min(delay, left), op);
+      woken = await this.backoffSleep(delay, op, started, timeoutMs);
+    }
+  }
+
+  /**
+   * One backoff sleep of `delay` ms (cut at the deadline). While {@link BaseLockProvider.holdBack} says
+   * others are ahead and the line moves, a delay that runs out is slept again instead of barging in.
+   * Resolves `true` when woken by a release.
+   */
+  private async backoffSleep(
+    delay: number,
+    op: Acquisition,
+    started: number,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    for (;;) {
+      const left = remainingMs(timeoutMs, started);
+      if (left <= 0) throw TIMED_OUT;
+      const woken = await this.sleep(Math.min(delay, left), op);
+      if (woken || !this.holdBack(new Attempt(op, op.attempts, left))) return woken;
     }
   }
 
@@ -360,9 +393,16 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
   }
 
   private createHandle(lease: Lease<S>, started: number, attempts: number): Handle<S> {
-    const waitedMs = performance.now() - started;
+    const now = performance.now();
     return new Handle<S>(
-      { key: this.key, state: lease.state, fencingToken: lease.fencingToken, waitedMs, attempts },
+      {
+        key: this.key,
+        state: lease.state,
+        fencingToken: lease.fencingToken,
+        waitedMs: now - started,
+        attempts,
+        acquiredAtMono: now,
+      },
       this.owner,
     );
   }
@@ -421,4 +461,15 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
     await Promise.all([...this.held].map((handle) => handle.release().catch(() => undefined)));
     await this.onClose();
   }
+}
+
+/** ms left before the deadline; no clock read on the common paths (tryAcquire, no timeout). */
+function remainingMs(timeoutMs: number, started: number): number {
+  return timeoutMs === 0 || timeoutMs === Number.POSITIVE_INFINITY
+    ? timeoutMs
+    : Math.max(0, timeoutMs - (performance.now() - started));
+}
+
+function abortTimedOut(op: Acquisition): void {
+  op.abort(TIMED_OUT);
 }

@@ -19,6 +19,8 @@ export interface HandleInit<S> {
   fencingToken: bigint | undefined;
   waitedMs: number;
   attempts: number;
+  /** `performance.now()` at acquisition, when the provider already read it. @default performance.now() */
+  acquiredAtMono?: number;
 }
 
 /**
@@ -41,7 +43,7 @@ export class Handle<S = unknown> implements LockHandle {
   /** The provider's lease data for this lock. */
   readonly state: S;
   /** `performance.now()` at acquisition, for the hold-time histogram. */
-  readonly acquiredAtMono = performance.now();
+  readonly acquiredAtMono: number;
   /** Created on first use of `signal` (or on loss): most handles are released without anyone asking. */
   private controller: AbortController | undefined;
   private finishing: Promise<void> | undefined;
@@ -54,6 +56,7 @@ export class Handle<S = unknown> implements LockHandle {
     this.state = init.state;
     this.fencingToken = init.fencingToken;
     this.waitedMs = init.waitedMs;
+    this.acquiredAtMono = init.acquiredAtMono ?? performance.now();
     this.attempts = init.attempts;
   }
 

@@ -92,6 +92,8 @@ export class ControlConnection {
   private listening = false;
   private closed = false;
   private retryAt = 0;
+  private arming: Promise<boolean> | undefined;
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly config: () => Promise<ClientConfig>,
@@ -110,12 +112,20 @@ export class ControlConnection {
    * `BaseLockProvider.armWake`), `false` when it already was or cannot be set up right now (then waiters
    * fall back to their backoff delays; a new attempt is made after a second).
    */
-  async listen(): Promise<boolean> {
-    if (this.listening || this.closed || performance.now() < this.retryAt) return false;
+  listen(): Promise<boolean> {
+    if (this.listening || this.closed || performance.now() < this.retryAt) return Promise.resolve(false);
+    // Callers arriving while LISTEN is being set up share it (one statement at a time per client).
+    this.arming ??= this.arm().finally(() => {
+      this.arming = undefined;
+    });
+    return this.arming;
+  }
+
+  private async arm(): Promise<boolean> {
     try {
       const client = await this.open();
       if (!this.listening) {
-        await client.query(`LISTEN "${this.channel}"`);
+        await this.serial(client, `LISTEN "${this.channel}"`);
         this.listening = true;
       }
       return true;
@@ -129,7 +139,29 @@ export class ControlConnection {
   async cancel(pid: number): Promise<void> {
     if (this.closed) return;
     const client = await this.open();
-    await client.query('SELECT pg_cancel_backend($1)', [pid]);
+    await this.serial(client, `SELECT pg_cancel_backend(${Math.trunc(pid)})`);
+  }
+
+  /**
+   * Sends `payload` on the channel from this connection, when it is open and listening (no pool client
+   * needed); `false` when it is not, or the NOTIFY failed.
+   */
+  async notify(payload: string): Promise<boolean> {
+    const client = this.client;
+    if (!client || !this.listening || this.closed) return false;
+    try {
+      await this.serial(client, `SELECT pg_notify('${this.channel}', '${payload.replace(/'/g, "''")}')`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** One statement at a time on the side connection (pg would queue them, with a deprecation warning). */
+  private serial(client: Client, sql: string): Promise<unknown> {
+    const run = this.queue.then(() => client.query(sql));
+    this.queue = run.then(noop, noop);
+    return run;
   }
 
   /** Closes the connection; later calls do nothing. */

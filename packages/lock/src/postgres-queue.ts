@@ -22,6 +22,11 @@ export const TAKEN_PREFIX = 't:';
 export const FRESH_MS = 2000;
 /** How often a failing waiter re-announces itself. */
 export const REANNOUNCE_MS = 500;
+/**
+ * A waiter behind others does not retry when its backoff delay runs out as long as a release or a
+ * take was seen this recently: the line moves, and its turn comes with a release notice.
+ */
+export const MOVING_MS = 250;
 /** Delay per rank before a later waiter retries after a release nobody was seen taking. */
 export const STAGGER_MS = 5;
 
@@ -44,6 +49,8 @@ export class WaiterOrder {
   private readonly announced = new Map<string, Announced>();
   /** Incremented by every `t:` message: "somebody took the lock". */
   takenEpoch = 0;
+  /** `performance.now()` of the last release or take seen on the channel. */
+  private movedAt = Number.NEGATIVE_INFINITY;
 
   /** Handles one channel payload; returns `true` for a release (empty payload). */
   onMessage(payload: string, now = performance.now()): boolean {
@@ -55,8 +62,10 @@ export class WaiterOrder {
     if (payload.startsWith(TAKEN_PREFIX)) {
       this.announced.delete(payload.slice(TAKEN_PREFIX.length));
       this.takenEpoch++;
+      this.movedAt = now;
       return false;
     }
+    this.movedAt = now;
     return true;
   }
 
@@ -73,6 +82,11 @@ export class WaiterOrder {
     return rank;
   }
 
+  /** True when `waiter` is not first in line and the line moved within {@link MOVING_MS}. */
+  behindMovingLine(waiter: LocalWaiter, now = performance.now()): boolean {
+    return now - this.movedAt < MOVING_MS && this.rankOf(waiter, now) > 0;
+  }
+
   /** True when some waiter other than this process's announced itself recently. */
   othersWaiting(local: ReadonlyMap<unknown, LocalWaiter>, now = performance.now()): boolean {
     for (const other of this.announced.values()) {
@@ -87,6 +101,7 @@ export class WaiterOrder {
   /** Forgets everything (the channel connection was lost, so the picture is incomplete). */
   clear(): void {
     this.announced.clear();
+    this.movedAt = Number.NEGATIVE_INFINITY;
   }
 }
 

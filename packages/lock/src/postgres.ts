@@ -6,6 +6,7 @@ import { type AdvisoryLockKey, advisoryLockId, describeAdvisoryKey, releaseChann
 import { checkMode, type LockMode } from './memory';
 import { ControlConnection, checkout, clientConfigOf, isPool, loadPg, sqlState } from './postgres-connection';
 import { FencingTable, type FencingTableOptions } from './postgres-fencing';
+import { ReleaseListener } from './postgres-listener';
 import {
   type LocalWaiter,
   newLocalWaiter,
@@ -68,10 +69,6 @@ export interface PgLease {
   handle: Handle<PgLease> | undefined;
   /** True while a health-check probe of this session is in flight. */
   probing: boolean;
-  /** The client `error` listener (removed when the client goes back). */
-  readonly onError: (error: Error) => void;
-  /** The client `end` listener (removed when the client goes back). */
-  readonly onEnd: () => void;
 }
 
 /**
@@ -99,8 +96,13 @@ export class PostgresLockProvider extends BaseLockProvider<PgLease> {
   /** `block` or `poll`. */
   readonly wait: PostgresWaitMode;
   private readonly source: Pool | PoolConfig | string;
+  /** The pool passed in, if one was: used without an extra await on every attempt. */
+  private readonly givenPool: Pool | undefined;
   private ownPool: Promise<Pool> | undefined;
+  /** Side connection for `pg_cancel_backend` (opened only when a blocking wait is aborted). */
   private readonly control: ControlConnection;
+  /** The release channel's LISTEN, shared with the other providers of the same pool and key. */
+  private readonly listener: ReleaseListener;
   private readonly fencing: FencingTable | undefined;
   private readonly healthIntervalMs: number;
   private readonly healthTimeoutMs: number;
@@ -117,6 +119,8 @@ export class PostgresLockProvider extends BaseLockProvider<PgLease> {
   /** Waiters of this provider that failed at least once, by the signal of their acquisition. */
   private readonly localWaiters = new Map<AbortSignal, LocalWaiter>();
   private staggerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Block mode: the last acquisition found the lock taken (see tryOnce). */
+  private contendedLately = false;
   private healthTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(pool: Pool | PoolConfig | string, options: PostgresLockOptions) {
@@ -138,6 +142,7 @@ export class PostgresLockProvider extends BaseLockProvider<PgLease> {
       );
     }
     this.source = pool;
+    this.givenPool = isPool(pool) ? pool : undefined;
     this.lockId = lockId;
     this.mode = checkMode('PostgresLockProvider', options.mode);
     this.wakeAll = this.mode === 'shared';
@@ -156,17 +161,17 @@ export class PostgresLockProvider extends BaseLockProvider<PgLease> {
       : undefined;
     const channel = releaseChannel(lockId);
     this.channel = channel;
-    this.control = new ControlConnection(
-      async () => clientConfigOf(this.source),
-      channel,
-      (payload) => {
+    const config = async () => clientConfigOf(this.source);
+    this.control = new ControlConnection(config, channel, noop, noop);
+    this.listener = new ReleaseListener(this.givenPool, channel, config, {
+      onNotify: (payload) => {
         if (this.order.onMessage(payload)) this.onReleaseNotice();
       },
-      () => {
+      onDown: () => {
         this.order.clear();
         this.wake(true);
       },
-    );
+    });
     const fn = this.mode === 'shared' ? '_shared' : '';
     const notifying = options.notify ?? wait === 'poll';
     const notify = notifying ? `, pg_notify('${channel}', '')` : '';
@@ -178,13 +183,13 @@ export class PostgresLockProvider extends BaseLockProvider<PgLease> {
       tryNotify: (taken, waiting) =>
         `SELECT ok, CASE WHEN ok THEN ${taken} ELSE ${waiting} END AS notified ` +
         `FROM (SELECT pg_try_advisory_lock${fn}(${lockId}) AS ok OFFSET 0) attempt`,
-      // One round trip whether or not the lock is free. CASE evaluates in order: try first; only when
-      // that fails, bound the wait with lock_timeout and block. The old value is read first and put back
+      // The statement that may wait (after a failed plain try, or alone while contended). CASE evaluates
+      // in order: try first; only when that fails, bound the wait with lock_timeout and block. The old value is read first and put back
       // by the unlock; if the wait fails, the statement's implicit transaction rolls the setting back.
       block: (lockTimeout) =>
         lockTimeout === undefined
           ? // No deadline: the session's own lock_timeout (normally none) applies; if it fires, the loop retries.
-            `SELECT NULL AS prev, CASE WHEN pg_try_advisory_lock${fn}(${lockId}) THEN false ` +
+            `SELECT CASE WHEN pg_try_advisory_lock${fn}(${lockId}) THEN false ` +
             `ELSE pg_advisory_lock${fn}(${lockId})::text = '' END AS waited`
           : `SELECT current_setting('lock_timeout') AS prev, CASE WHEN pg_try_advisory_lock${fn}(${lockId}) THEN false ` +
             `WHEN set_config('lock_timeout', '${lockTimeout}', false) IS NULL THEN NULL ` +
@@ -194,16 +199,24 @@ export class PostgresLockProvider extends BaseLockProvider<PgLease> {
   }
 
   protected override async tryOnce(ctx: AttemptContext): Promise<Lease<PgLease> | undefined> {
-    const pool = await this.pool();
+    const pool = this.givenPool ?? (await this.pool());
     const lease = pin(await checkout(pool, ctx));
     try {
-      let acquired: boolean;
+      let acquired = false;
       let contended = false;
       if (this.wait === 'block' && ctx.remainingMs > 0) {
-        const result = await this.blockingLock(lease, ctx);
-        acquired = result !== undefined;
-        contended = result?.waited ?? true;
-        if (result?.waited) lease.restoreTimeout = result.prev;
+        // While the lock was free last time, try with the plain statement (the least server work) and
+        // only on failure send the one that waits; while it is contended, go straight to the latter.
+        // Either way the hand-off after a release costs one round trip.
+        const plain = !this.contendedLately;
+        if (plain) acquired = (await lease.client.query<{ ok: boolean }>(this.sql.try)).rows[0]?.ok === true;
+        if (!acquired) {
+          const result = await this.blockingLock(lease, ctx);
+          acquired = result !== undefined;
+          contended = plain || (result?.waited ?? true);
+          if (result?.waited) lease.restoreTimeout = result.prev;
+        }
+        this.contendedLately = contended;
       } else {
         const { sql, waiter } = this.tryStatement(ctx);
         acquired = (await lease.client.query<{ ok: boolean }>(sql)).rows[0]?.ok === true;
@@ -271,9 +284,32 @@ export class PostgresLockProvider extends BaseLockProvider<PgLease> {
    */
   protected override yieldFirst(ctx: AttemptContext): boolean {
     if (!this.announce || !this.order.othersWaiting(this.localWaiters)) return false;
-    // Joins the line now, behind the announced waiters, so release notices do not wake it before them.
-    this.localWaiters.set(ctx.signal, newLocalWaiter());
+    // Joins the line now, behind the announced waiters, so release notices do not wake it before them,
+    // and tells the others through the listening connection (no pool client), so that waiters that come
+    // later do not go before it.
+    const waiter = newLocalWaiter();
+    this.localWaiters.set(ctx.signal, waiter);
+    waiter.announcedAt = performance.now();
+    this.listener.notify(`${WAITING_PREFIX}${waiter.since}:${waiter.id}`).then((sent) => {
+      if (!sent) waiter.announcedAt = Number.NEGATIVE_INFINITY;
+    }, noop);
     return true;
+  }
+
+  /**
+   * Poll mode: a waiter behind announced older waiters does not retry on its backoff timer while
+   * releases keep coming (it would only barge in ahead of them); its turn comes with a release notice.
+   */
+  protected override holdBack(ctx: AttemptContext): boolean {
+    if (!this.announce || this.localWaiters.size === 0 || !this.listener.isListening) return false;
+    const waiter = this.localWaiters.get(ctx.signal);
+    if (!waiter) return false;
+    const now = performance.now();
+    // An announced waiter due to re-announce itself attempts (the attempt announces it), so that its
+    // announcement does not expire during a long wait.
+    if (now - waiter.announcedAt >= REANNOUNCE_MS && waiter.announcedAt > Number.NEGATIVE_INFINITY)
+      return false;
+    return this.order.behindMovingLine(waiter, now);
   }
 
   protected override disarmWake(signal: AbortSignal): void {
@@ -281,14 +317,14 @@ export class PostgresLockProvider extends BaseLockProvider<PgLease> {
   }
 
   protected override armWake(): Promise<boolean> | boolean {
-    if (this.wait !== 'poll' || this.control.isListening) return false;
-    return this.control.listen();
+    if (this.wait !== 'poll') return false;
+    return this.listener.listen();
   }
 
   protected override async onClose(): Promise<void> {
     clearTimeout(this.staggerTimer);
     clearInterval(this.healthTimer);
-    await this.control.close();
+    await Promise.all([this.control.close(), this.listener.close()]);
     const own = this.ownPool;
     if (own) await (await own).end();
   }
@@ -372,12 +408,11 @@ export class PostgresLockProvider extends BaseLockProvider<PgLease> {
     const off = ctx.onAbort(() => {
       if (ctx.deadlineReached()) return; // lock_timeout ends the wait by itself
       // Without a working side connection, closing the session is the only way to end the wait now.
-      const destroy = () => unpin(lease, new Error('blocking lock wait aborted'));
-      if (pid) this.control.cancel(pid).catch(destroy);
-      else destroy();
+      if (pid) this.control.cancel(pid).catch(() => destroyWaiting(lease));
+      else destroyWaiting(lease);
     });
     try {
-      const { rows } = await client.query<{ prev: string | null; waited: boolean }>(
+      const { rows } = await client.query<{ prev?: string | null; waited: boolean }>(
         this.sql.block(lockTimeoutSetting(ctx.remainingMs)),
       );
       return { waited: rows[0]!.waited, prev: rows[0]!.prev ?? undefined };
@@ -399,12 +434,25 @@ function pin(client: PoolClient): PgLease {
     failure: undefined,
     handle: undefined,
     probing: false,
-    onError: (error) => lost(lease, 'the holding session failed', error),
-    onEnd: () => lost(lease, 'the holding session ended'),
   };
-  client.on('error', lease.onError);
-  client.on('end', lease.onEnd);
+  // Shared listeners that find the lease through the client: no closures per acquisition.
+  leases.set(client, lease);
+  client.on('error', onSessionError);
+  client.on('end', onSessionEnd);
   return lease;
+}
+
+/** The lease of each pinned client (a client is pinned by at most one lease at a time). */
+const leases = new WeakMap<object, PgLease>();
+
+function onSessionError(this: PoolClient, error: Error): void {
+  const lease = leases.get(this);
+  if (lease) lost(lease, 'the holding session failed', error);
+}
+
+function onSessionEnd(this: PoolClient): void {
+  const lease = leases.get(this);
+  if (lease) lost(lease, 'the holding session ended');
 }
 
 function lost(lease: PgLease, reason: string, cause?: unknown): void {
@@ -416,10 +464,15 @@ function lost(lease: PgLease, reason: string, cause?: unknown): void {
 function unpin(lease: PgLease, error: Error | undefined): void {
   if (lease.returned) return;
   lease.returned = true;
-  lease.client.removeListener('error', lease.onError);
-  lease.client.removeListener('end', lease.onEnd);
+  if (leases.get(lease.client) === lease) leases.delete(lease.client);
+  lease.client.removeListener('error', onSessionError);
+  lease.client.removeListener('end', onSessionEnd);
   // A destroyed client may still report its socket error; the pool's own listener covers it afterwards.
   lease.client.release(error ?? (lease.failure ? new Error(lease.failure.reason) : undefined));
+}
+
+function destroyWaiting(lease: PgLease): void {
+  unpin(lease, new Error('blocking lock wait aborted'));
 }
 
 function probe(client: PoolClient, timeoutMs: number): Promise<void> {
@@ -463,3 +516,5 @@ function checkMs(name: string, value: unknown): number {
   }
   return value;
 }
+
+function noop(): void {}

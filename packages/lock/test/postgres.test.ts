@@ -10,6 +10,7 @@ import {
   PostgresLockProvider,
   withTransactionLock,
 } from '../src/index';
+import { releaseChannel } from '../src/keys';
 
 let server: TestPostgres;
 let pool: pg.Pool;
@@ -182,6 +183,34 @@ describe('PostgresLockProvider', () => {
     } finally {
       await otherPool.end();
     }
+  });
+
+  it('poll providers of one pool and key share one LISTEN connection, closed by the last one out', async () => {
+    const key = freshKey();
+    const listening = async (of: PostgresLockProvider) => {
+      const { rows } = await admin.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1',
+        [`LISTEN "${releaseChannel(of.lockId)}"`],
+      );
+      return rows[0]!.n;
+    };
+    const holder = provider({ key, wait: 'poll' });
+    const waiters = [1, 2, 3].map(() =>
+      provider({ key, wait: 'poll', backoff: { baseDelayMs: 3000, maxDelayMs: 3000, jitter: 'none' } }),
+    );
+    const held = await holder.acquire();
+    const pending = waiters.map((w) => w.acquire({ timeoutMs: 20_000 }).then((h) => h.release()));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await listening(holder)).toBe(1);
+    await held.release();
+    // Each waiter is still woken by a release (well before its 3 s delay), one after the other.
+    const started = performance.now();
+    await Promise.all(pending);
+    expect(performance.now() - started).toBeLessThan(2500);
+    await Promise.all(waiters.map((w) => w.close()));
+    await holder.close();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await listening(holder)).toBe(0);
   });
 
   it('shared holders coexist and exclude an exclusive one', async () => {

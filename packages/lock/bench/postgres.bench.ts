@@ -6,9 +6,9 @@
 // hit ours and the peers alike.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineSuite } from '@perf/bench';
-import pg from 'pg';
+import type pg from 'pg';
 import { type PostgresLockOptions, PostgresLockProvider } from '../src/index';
-import { postgres, stopAfterLastRun } from './fixtures/postgres-server';
+import { benchPool, stopAfterLastRun } from './fixtures/postgres-server';
 
 const TABLE = 'Distributed Lock Performance';
 const UNCONTENDED_OPS = 100;
@@ -40,7 +40,7 @@ interface Uncontended {
 }
 
 const uncontendedSetup = async (): Promise<Uncontended> => ({
-  pool: new pg.Pool({ ...(await postgres()).pool, max: 2 }),
+  pool: await benchPool(2),
   key: freshKey(),
 });
 
@@ -54,7 +54,7 @@ function contendedOurs(options: Omit<PostgresLockOptions, 'key'>, record?: numbe
   return {
     opsPerCall: WORKERS * PER_WORKER,
     setup: async (): Promise<Contended> => {
-      const pool = new pg.Pool({ ...(await postgres()).pool, max: WORKERS + 2 });
+      const pool = await benchPool(WORKERS + 2);
       const key = freshKey();
       // One provider per worker, as separate services would have.
       const locks = Array.from(
@@ -95,7 +95,7 @@ function contendedRaw(
   return {
     opsPerCall: WORKERS * PER_WORKER,
     setup: async () => ({
-      pool: new pg.Pool({ ...(await postgres()).pool, max: WORKERS + 2 }),
+      pool: await benchPool(WORKERS + 2),
       key: freshKey(),
     }),
     fn: async (ctx: { pool: pg.Pool; key: number }) => {

@@ -151,8 +151,9 @@ class Measurement {
   async stop(): Promise<void> {
     try {
       await this.subject.teardown?.(this.ctx);
-    } catch {
-      // a failing teardown must not hide the measurement
+    } catch (error) {
+      // A failing teardown must not hide the measurement, but it must not go unnoticed either.
+      process.stderr.write(`teardown of ${this.subject.name} failed: ${String(error)}\n`);
     }
   }
 

@@ -7,6 +7,7 @@
  * a root-owned, world-traversable cache directory and run from there.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import {
   chmod,
   chown,
@@ -155,6 +156,14 @@ function run(file: string, args: string[], runAs: RunAs): Promise<{ code: number
 }
 
 const live = new Set<ChildProcess>();
+/** Data directories of servers not yet stopped: removed if this process exits without stopping them. */
+const dataDirs = new Set<string>();
+
+/** Registers a data directory for removal at process exit; `forget` it once `stop()` removed it. */
+export const exitCleanup = {
+  remember: (dir: string) => dataDirs.add(dir),
+  forget: (dir: string) => dataDirs.delete(dir),
+};
 let exitHook = false;
 
 /**
@@ -172,6 +181,8 @@ export function startServer(
     exitHook = true;
     process.on('exit', () => {
       for (const child of live) child.kill('SIGKILL');
+      // An aborted run (crash, unhandled error) must not leave data directories behind either.
+      for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
     });
   }
   const flags = [

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { binaries, initdb, postgresUser, type RunAs, startServer, stopServer } from './embedded';
+import { binaries, exitCleanup, initdb, postgresUser, type RunAs, startServer, stopServer } from './embedded';
 
 /** Connection settings in the shape `new pg.Pool(config)` / `new pg.Client(config)` accept. */
 export interface PostgresConnectionConfig {
@@ -105,6 +105,7 @@ async function startEmbedded(startTimeoutMs: number): Promise<TestPostgres> {
   // The data dir is the mkdtemp folder itself, handed to the server user: a subfolder of a root-owned
   // 0700 temp dir would be unreachable for that user.
   const dataDir = await mkdtemp(join(tmpdir(), 'perf-pg-'));
+  exitCleanup.remember(dataDir);
   try {
     if (runAs.uid !== undefined) await chown(dataDir, runAs.uid, runAs.gid ?? runAs.uid);
     await initdb(bin, dataDir, USER, PASSWORD, runAs);
@@ -122,6 +123,7 @@ async function startEmbedded(startTimeoutMs: number): Promise<TestPostgres> {
     throw lastError;
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true });
+    exitCleanup.forget(dataDir);
     throw new Error('could not start embedded PostgreSQL', { cause: error });
   }
 }
@@ -152,6 +154,7 @@ function handle(
       stopped ??= (async () => {
         await stopServer(child);
         await rm(dataDir, { recursive: true, force: true });
+        exitCleanup.forget(dataDir);
       })();
       return stopped;
     },

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { queryOnce, startPostgres, type TestPostgres } from '../src/index';
+import { queryOnce, runNodeScript, startPostgres, type TestPostgres } from '../src/index';
 
 function isAlive(pid: number): boolean {
   try {
@@ -78,5 +79,16 @@ describe('startPostgres', () => {
     await client.end().catch(() => undefined);
     const { rows } = await queryOnce(server.pool, 'select 7 as n');
     expect(rows[0]?.n).toBe(7);
+  });
+
+  it('a process that exits without stop() leaves no server and no data directory behind', async () => {
+    const r = await runNodeScript(join(import.meta.dirname, 'fixtures/abandon-postgres.ts'));
+    expect(r.code).toBe(0);
+    const { pid, dataDir } = r.result as { pid: number; dataDir: string };
+    expect(pid).toBeGreaterThan(0);
+    // SIGKILL is delivered at exit; give the kernel a moment to reap the server.
+    for (let i = 0; i < 50 && isAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(isAlive(pid)).toBe(false);
+    expect(existsSync(dataDir)).toBe(false);
   });
 });

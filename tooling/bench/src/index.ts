@@ -1,4 +1,4 @@
-import type { Scenario, Suite } from './types';
+import type { Suite } from './types';
 
 export { formatMs, formatNumber, markdownTable, reportMarkdown, suiteText, textTable } from './format';
 export { compare, isQuick, type RunSuiteOptions, runSuite } from './run';
@@ -28,9 +28,4 @@ export type * from './types';
  */
 export function defineSuite(suite: Suite): Suite {
   return suite;
-}
-
-/** Declares one scenario with its context type inferred from `setup`. */
-export function defineScenario<Ctx>(scenario: Scenario<Ctx>): Scenario<Ctx> {
-  return scenario;
 }

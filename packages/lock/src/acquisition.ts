@@ -1,5 +1,6 @@
 import type { AttemptContext } from './base';
 import { LockClosedError } from './errors';
+import type { Linked } from './linked-set';
 import type { AcquireOptions, LockHandle } from './types';
 
 /**
@@ -12,7 +13,10 @@ import type { AcquireOptions, LockHandle } from './types';
  * One acquisition in flight. Its `AbortSignal` is made only when something asks for it (a subclass
  * that waits, a caller's signal is not enough): the uncontended path allocates no signal at all.
  */
-export class Acquisition {
+export class Acquisition implements Linked<Acquisition> {
+  /** @internal */ linkPrev: Acquisition | undefined = undefined;
+  /** @internal */ linkNext: Acquisition | undefined = undefined;
+  /** @internal */ linkOwner: object | undefined = undefined;
   attempts = 0;
   aborted = false;
   reason: unknown;

@@ -15,6 +15,7 @@ import {
 } from './acquisition';
 import { isLockLostError, LockClosedError, LockLostError, LockTimeoutError } from './errors';
 import { Handle, type HandleOwner } from './handle';
+import { LinkedSet } from './linked-set';
 import type { AcquireOptions, LockHandle, LockProvider, LockStats } from './types';
 
 export { checkAcquireOptions, isDeadlineAbort } from './acquisition';
@@ -96,8 +97,9 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
   protected wakeAll = false;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private readonly held = new Set<Handle<S>>();
-  private readonly pending = new Set<Acquisition>();
+  // Linked sets, not `Set`s: see linked-set.ts (they are on the path of every acquire and release).
+  private readonly held = new LinkedSet<Handle<S>>();
+  private readonly pending = new LinkedSet<Acquisition>();
   private readonly sleepers = new Set<() => void>();
   private wakeEpoch = 0;
   private readonly counters = {
@@ -205,8 +207,8 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
   }
 
   /** Locks currently held through this provider (for health checks and `close()`). */
-  protected heldHandles(): ReadonlySet<Handle<S>> {
-    return this.held;
+  protected heldHandles(): readonly Handle<S>[] {
+    return this.held.values();
   }
 
   /** True once `close()` was called. */
@@ -456,9 +458,10 @@ export abstract class BaseLockProvider<S = unknown> implements LockProvider {
   private async shutdown(): Promise<void> {
     this.closed = true;
     const closedError = new LockClosedError(this.key);
-    for (const op of this.pending) op.abort(closedError);
-    await Promise.allSettled([...this.pending].map((op) => op.done));
-    await Promise.all([...this.held].map((handle) => handle.release().catch(() => undefined)));
+    const pending = this.pending.values();
+    for (const op of pending) op.abort(closedError);
+    await Promise.allSettled(pending.map((op) => op.done));
+    await Promise.all(this.held.values().map((handle) => handle.release().catch(() => undefined)));
     await this.onClose();
   }
 }

@@ -70,6 +70,39 @@ describe('PostgresLockProvider', () => {
     expect(lock.stats()).toMatchObject({ acquisitions: 1, held: 0, lost: 0, attempts: 1 });
   });
 
+  it("keeps one session listener per pooled client and never swallows an 'error' of a client it does not hold", async () => {
+    const single = new pg.Pool({ ...server.pool, max: 1 });
+    try {
+      const lock = provider({ key: freshKey() }, single);
+      for (let i = 0; i < 3; i++) await (await lock.acquire()).release();
+      const client = await single.connect();
+      try {
+        // Listeners were attached once, not once per acquisition (the pool's own idle listener is off
+        // while the client is checked out).
+        expect(client.listenerCount('error')).toBe(1);
+        expect(client.listenerCount('end')).toBe(1);
+        // Checked out by someone else with no 'error' listener of their own: the error is not swallowed,
+        // it surfaces exactly as an 'error' event without listeners would.
+        const boom = new Error('socket hang up');
+        expect(() => client.emit('error', boom)).toThrow(boom);
+        // With their own listener, ours stays out of the way.
+        const seen: unknown[] = [];
+        client.on('error', (error) => seen.push(error));
+        expect(() => client.emit('error', boom)).not.toThrow();
+        expect(seen).toEqual([boom]);
+      } finally {
+        client.release(new Error('test client'));
+      }
+      // The lock still works on a fresh client afterwards.
+      const handle = await lock.acquire();
+      expect(await isLocked(lock)).toBe(true);
+      await handle.release();
+    } finally {
+      await Promise.all(providers.splice(0).map((p) => p.close()));
+      await single.end();
+    }
+  });
+
   it('tryAcquire returns null while another session holds the lock', async () => {
     const key = freshKey();
     const a = provider({ key });

@@ -1,6 +1,6 @@
 import { Histogram, type HistogramSnapshot } from '@perf/monitor';
 import { ClosedError } from './errors';
-import { type Batch, FlushTracker, newBatch, rejectAll, settleResults } from './internal/batch';
+import { type Batch, FlushTracker, newBatch, picker, rejectAll, settleResults } from './internal/batch';
 import { checkNumber } from './internal/validate';
 import type { Permit } from './permit';
 import { Semaphore } from './semaphore';
@@ -168,12 +168,10 @@ export class BatchProcessor<T, R> implements AsyncDisposable {
       this.current = batch;
       this.arm();
     }
-    const settlers = batch.settlers;
-    batch.items.push(item);
-    const promise = new Promise<R>((resolve, reject) => {
-      settlers.push({ resolve, reject });
-    });
-    if (batch.items.length >= this.batchSize) this.dispatch(batch);
+    const index = batch.items.push(item) - 1;
+    // The caller's own promise, derived from the batch's (see Batch.promise).
+    const promise = batch.promise.then(picker(index)) as Promise<R>;
+    if (index + 1 >= this.batchSize) this.dispatch(batch);
     return promise;
   }
 

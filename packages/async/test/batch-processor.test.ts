@@ -115,6 +115,33 @@ describe('BatchProcessor', () => {
     expect(batch.stats()).toMatchObject({ failedItems: 1, failedBatches: 0 });
   });
 
+  it('hands each caller its own result when the batch function reuses its output array', async () => {
+    const out: number[] = [];
+    const batch = new BatchProcessor(
+      (items: number[]) => {
+        out.length = 0;
+        for (const x of items) out.push(x * 10);
+        return out;
+      },
+      { batchSize: 2, maxConcurrentBatches: 2 },
+    );
+    // Both batches start in the same tick; the second refills `out` before the first one's callers resume.
+    await expect(Promise.all([1, 2, 3, 4].map((x) => batch.process(x)))).resolves.toEqual([10, 20, 30, 40]);
+  });
+
+  it('serves batches larger than the shared per-slot callbacks', async () => {
+    const n = 1500;
+    const batch = new BatchProcessor(
+      async (ids: number[]) => ids.map((id) => (id === n - 1 ? new Error('last') : -id)),
+      { batchSize: n },
+    );
+    const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => batch.process(i)));
+    expect(results[0]).toEqual({ status: 'fulfilled', value: -0 });
+    expect(results[1200]).toEqual({ status: 'fulfilled', value: -1200 });
+    expect(results[n - 1]!.status).toBe('rejected');
+    expect(batch.stats()).toMatchObject({ batches: 1, items: n, failedItems: 1 });
+  });
+
   it('a throwing batch rejects its own callers only', async () => {
     const boom = new Error('db down');
     let calls = 0;

@@ -9,25 +9,55 @@ import { BatchResultError } from '../errors';
 export interface Batch<T> {
   items: T[];
   /**
-   * Each caller's resolve and reject. An object per caller, as dataloader does, measured ~12% faster
-   * than interleaving the two functions in one array (fewer survivors per scavenge).
+   * Fulfils with the batch's results (or rejects with its failure); caller `i` holds
+   * `promise.then(picker(i))`. One promise per batch instead of a `new Promise` with its own resolve
+   * and reject per caller (dataloader's way): 313 instead of 484 bytes allocated per item (dataloader
+   * 540), so fewer scavenges with fewer survivors (5% instead of 12% of the young generation), which
+   * took bench/batch.bench.ts from 0.81x to 1.1x dataloader despite one more promise job per caller.
    */
-  settlers: Settler[];
+  promise: Promise<readonly unknown[]>;
+  resolve: (results: readonly unknown[]) => void;
+  reject: (error: unknown) => void;
   /** `performance.now()` of the first item: the batch's `maxWaitMs` and latency count from here. */
   firstAt: number;
   /** The flush epoch it was dispatched in (see {@link FlushTracker}). */
   epoch: number;
 }
 
-/** One caller of `BatchProcessor.process()`. */
-export interface Settler {
-  resolve: (value: any) => void;
-  reject: (error: unknown) => void;
-}
-
 /** A new, empty batch whose clock starts now. */
 export function newBatch<T>(): Batch<T> {
-  return { items: [], settlers: [], firstAt: performance.now(), epoch: 0 };
+  let resolve!: Batch<T>['resolve'];
+  let reject!: Batch<T>['reject'];
+  const promise = new Promise<readonly unknown[]>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { items: [], promise, resolve, reject, firstAt: performance.now(), epoch: 0 };
+}
+
+type Picker = (results: readonly unknown[]) => unknown;
+
+/** Pickers shared by every processor; indexes past the cap get their own so that memory stays bounded. */
+const pickers: Picker[] = [];
+const MAX_SHARED_PICKERS = 1024;
+
+function makePicker(index: number): Picker {
+  return (results) => {
+    const result = results[index];
+    if (result instanceof Error) throw result;
+    return result;
+  };
+}
+
+/**
+ * The reaction that gives caller `index` of a batch its own result, or rejects it with the `Error` in
+ * its slot. Shared, so that joining a batch allocates only the caller's promise and its reaction.
+ */
+export function picker(index: number): Picker {
+  if (index < pickers.length) return pickers[index]!;
+  if (index >= MAX_SHARED_PICKERS) return makePicker(index);
+  while (pickers.length <= index) pickers.push(makePicker(pickers.length));
+  return pickers[index]!;
 }
 
 /**
@@ -97,21 +127,17 @@ export function settleResults<T>(batch: Batch<T>, results: unknown): number {
       new BatchResultError(`BatchProcessor: the batch function returned ${what} for ${n} items`, n, received),
     );
   }
-  const { settlers } = batch;
+  // Callers read their slot a few promise jobs later: copy, so that a batch function that reuses its
+  // output array for the next batch (which may start before then) cannot change what they get.
+  const own: unknown[] = results.slice();
   let failed = 0;
-  for (let i = 0; i < n; i++) {
-    const result: unknown = results[i];
-    if (result instanceof Error) {
-      failed++;
-      settlers[i]!.reject(result);
-    } else settlers[i]!.resolve(result);
-  }
+  for (let i = 0; i < n; i++) if (own[i] instanceof Error) failed++;
+  batch.resolve(own);
   return failed;
 }
 
 /** Rejects every caller of `batch` with `error`. Returns the number of callers rejected. */
 export function rejectAll<T>(batch: Batch<T>, error: unknown): number {
-  const { settlers } = batch;
-  for (let i = 0; i < settlers.length; i++) settlers[i]!.reject(error);
-  return settlers.length;
+  batch.reject(error);
+  return batch.items.length;
 }

@@ -132,7 +132,7 @@ class Measurement {
       ) {
         const t0 = performance.now();
         const report = await call(this.subject, this.ctx);
-        const dt = performance.now() - t0;
+        const dt = report?.elapsedMs ?? performance.now() - t0;
         calls++;
         const n = report?.ops ?? opsPerCall;
         this.ops += n;

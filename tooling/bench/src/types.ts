@@ -9,6 +9,12 @@ export interface CallReport {
   metrics?: Record<string, number | string>;
   /** Operations this call actually did, when it differs from `opsPerCall`. */
   ops?: number;
+  /**
+   * The time these operations took, in ms, when the call measured it itself instead of being the
+   * measured span: e.g. servers that were all loaded in the same window, each subject reporting its own
+   * request count over that shared window. @default the call's own duration
+   */
+  elapsedMs?: number;
 }
 
 /** One measured subject: our implementation or a peer doing the same work. */

@@ -36,6 +36,29 @@ describe('runSuite', () => {
     expect(reportMarkdown([result])).toContain('### Unit table');
   });
 
+  it('uses the elapsed time a call reports instead of its own duration', async () => {
+    const result = await runSuite(
+      defineSuite({
+        name: 'unit',
+        scenarios: [
+          {
+            name: 'window',
+            timeMs: 1,
+            minCalls: 2,
+            maxCalls: 2,
+            fn: () => ({ ops: 500, elapsedMs: 1000 }),
+            peers: [{ name: 'half', timeMs: 1, fn: () => ({ ops: 250, elapsedMs: 1000 }) }],
+          },
+        ],
+      }),
+      { quick: false },
+    );
+    const s = result.scenarios[0]!;
+    expect(s.ours.opsPerSec).toBe(500);
+    expect(s.ours.avgMs).toBe(2);
+    expect(s.peers[0]!.opsPerSec).toBe(250);
+  });
+
   it('interleaves subjects in rounds, with every subject set up before the first round', async () => {
     const events: string[] = [];
     const subject = (name: string) => ({

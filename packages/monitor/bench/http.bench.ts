@@ -1,24 +1,31 @@
 // HTTP middleware overhead and resource-sampling cost.
 //
-// Middleware: a node:http hello-world runs in a child process (bench/fixtures/http-server.ts) in three
+// Middleware: a node:http hello-world runs in child processes (bench/fixtures/http-server.ts) in three
 // forms: bare, wrapped with withRequestMetrics, and with the usual prom-client middleware (a labelled
-// Histogram, startTimer() per request). autocannon drives it from this process over 127.0.0.1 with
-// keep-alive connections; server and load generator in separate processes so the generator does not
-// steal the server's event loop. The table rows alternate the three in five rounds (harness `rounds`);
-// on a shared machine load differs by up to 2x from second to second, so the first row's notes also
-// carry ratios from rounds where all three serve load at the same time (see `concurrent`), and a second
-// scenario measures the middleware's own per-request cost in process, without sockets.
+// Histogram, startTimer() per request), plus a second bare server as a control.
+//
+// The target row measures them the way a throughput claim needs on a 2-core shared machine: all four
+// servers share ONE core (taskset) and are loaded AT THE SAME TIME by a lean generator on the other core
+// (bench/fixtures/load-generator.ts), 12 keep-alive connections each, so every server is saturated and the
+// scheduler gives each the same CPU time; the requests a server completes in a window then compare its
+// cost per request, and a load change on the machine hits all four alike. Each row's ops/s are that
+// server's requests over the same windows (ten windows, connections opened in alternating order). The
+// control's ratio to the first bare server (`controlBareVsBare`) shows what two identical servers differ by.
+// Run one server at a time with autocannon (the second scenario), the generator, not the server, sets
+// the pace on two cores, and second-to-second load swings of ±10% make single ratios noise; those rows
+// are kept for reference, without a target.
 //
 // Sampling: the CPU time of one monitor.sample() call, scaled to the default 10 s interval, plus the
 // CPU an otherwise idle process spends on the always-on probes (event-loop delay timer, GC observer),
 // measured as the difference between two idle child processes (bare vs sampling started).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { defineSuite, isQuick, type Subject } from '@perf/bench';
+import { createInterface, type Interface } from 'node:readline';
+import { type CallReport, defineSuite, isQuick, type Subject } from '@perf/bench';
 import { runNodeScript } from '@perf/testing';
 import autocannon from 'autocannon';
 import { Histogram, Registry } from 'prom-client';
@@ -27,26 +34,36 @@ import { withRequestMetrics } from '../src/node';
 
 const require = createRequire(import.meta.url);
 const quick = isQuick();
-const loadSeconds = quick ? 1 : 3;
-const connections = 32;
 const fixtures = join(import.meta.dirname, 'fixtures');
+
+// Pin servers to CPU 0 and the generator to CPU 1 when the machine has two cores and taskset; otherwise
+// run unpinned (the shared windows still load all servers alike).
+const pinned = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const SERVER_CPU = '0';
+const GENERATOR_CPU = '1';
+
+/** `node <args>` pinned to `cpu` when pinning is available. */
+function spawnNode(cpu: string, args: string[]): ChildProcess {
+  const node = [process.execPath, ...args];
+  const [cmd, ...rest] = pinned ? ['taskset', '-c', cpu, ...node] : node;
+  return spawn(cmd!, rest, { stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+const tsxArgs = ['--conditions=@perf/source', '--import', require.resolve('tsx')];
 
 interface ServerCtx {
   child: ChildProcess;
+  port: number;
   url: string;
 }
 
-async function startServer(mode: string): Promise<ServerCtx> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@perf/source', '--import', require.resolve('tsx'), join(fixtures, 'http-server.ts'), mode],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+async function startServer(mode: string, cpu = SERVER_CPU): Promise<ServerCtx> {
+  const child = spawnNode(cpu, [...tsxArgs, join(fixtures, 'http-server.ts'), mode]);
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) {
     const { port } = JSON.parse(line) as { port: number };
     lines.close();
-    return { child, url: `http://127.0.0.1:${port}/` };
+    return { child, port, url: `http://127.0.0.1:${port}/` };
   }
   throw new Error(`http-server ${mode} exited before listening`);
 }
@@ -56,101 +73,196 @@ async function serverCpuUs(ctx: ServerCtx): Promise<number> {
   return ((await res.json()) as { cpuUs: number }).cpuUs;
 }
 
-async function run(ctx: ServerCtx, seconds: number) {
+const fixed = (n: number) => n.toFixed(3);
+
+// ---- Shared windows: all servers loaded at once, each subject reads its own count -------------------
+
+const BARE = 'node:http bare (no metrics)';
+const PROM = 'node:http + prom-client Histogram';
+const OURS = 'node:http + @perf/monitor withRequestMetrics';
+const CONTROL = 'control: second bare server';
+const SERVERS: [name: string, mode: string][] = [
+  [BARE, 'bare'],
+  [OURS, 'perf'],
+  [PROM, 'prom-client'],
+  [CONTROL, 'bare'],
+];
+const WINDOW_MS = quick ? 500 : 2000;
+const WINDOWS = quick ? 1 : 10;
+const CONNECTIONS = 12;
+/** Subjects of the target row: ours, bare, prom-client. */
+const SHARED_SUBJECTS = 3;
+
+interface WindowEntry {
+  requests: number;
+  windowMs: number;
+  cpuUs: number;
+}
+
+/**
+ * The four servers and the generator, shared by the three subjects of the target row. A subject's call
+ * takes its own entry of the current window; the first subject to find its entry already taken runs the
+ * next window (for all four), so one harness round (ours, bare, prom-client) is one window.
+ */
+class SharedWindows {
+  private current = new Map<string, WindowEntry>();
+  private windows = 0;
+  private released = 0;
+  private readonly totals = new Map<string, number>();
+  private readonly oursVsBare: number[] = [];
+  private generatorCpu: number[] = [];
+  private busy: number[] = [];
+
+  private constructor(
+    private readonly servers: ServerCtx[],
+    private readonly generator: ChildProcess,
+    private readonly replies: AsyncIterator<string>,
+    private readonly lines: Interface,
+  ) {}
+
+  static async start(): Promise<SharedWindows> {
+    const servers = await Promise.all(SERVERS.map(([, mode]) => startServer(mode)));
+    const generator = spawnNode(GENERATOR_CPU, [...tsxArgs, join(fixtures, 'load-generator.ts')]);
+    const lines = createInterface({ input: generator.stdout! });
+    const shared = new SharedWindows(servers, generator, lines[Symbol.asyncIterator](), lines);
+    // JIT warm-up of every server (and the generator) before anything counts.
+    await shared.window(quick ? 1000 : 4000);
+    return shared;
+  }
+
+  acquire(): this {
+    return this;
+  }
+
+  /** One subject's share of the current window (a new window when it already took its share). */
+  async take(name: string): Promise<CallReport> {
+    if (!this.current.has(name)) await this.next();
+    const entry = this.current.get(name)!;
+    this.current.delete(name);
+    return {
+      ops: entry.requests,
+      elapsedMs: entry.windowMs,
+      metrics: {
+        serverCpuUsPerReq: Number((entry.cpuUs / entry.requests).toFixed(2)),
+        ...(name === OURS ? this.summary() : {}),
+      },
+    };
+  }
+
+  /**
+   * Ends the servers and the generator once each of the three subjects let go; true then. Counted, not
+   * reference-counted: quick mode measures the subjects one after another (set up, measure, tear down),
+   * and the later ones must still find the window the first one ran.
+   */
+  release(): boolean {
+    if (++this.released < SHARED_SUBJECTS) return false;
+    this.lines.close();
+    this.generator.kill('SIGTERM');
+    for (const s of this.servers) s.child.kill('SIGTERM');
+    return true;
+  }
+
+  private async next(): Promise<void> {
+    const entries = await this.window(WINDOW_MS);
+    this.current = new Map(SERVERS.map(([name], i) => [name, entries[i]!]));
+    for (const [name, e] of this.current) this.totals.set(name, (this.totals.get(name) ?? 0) + e.requests);
+    this.oursVsBare.push(entries[1]!.requests / entries[0]!.requests);
+  }
+
+  private async window(windowMs: number): Promise<WindowEntry[]> {
+    const cpuBefore = await Promise.all(this.servers.map(serverCpuUs));
+    this.generator.stdin!.write(
+      `${JSON.stringify({
+        ports: this.servers.map((s) => s.port),
+        connections: CONNECTIONS,
+        warmupMs: 300,
+        windowMs,
+        reverse: this.windows++ % 2 === 1,
+      })}\n`,
+    );
+    const reply = await this.replies.next();
+    if (reply.done) throw new Error('load generator exited');
+    const r = JSON.parse(reply.value) as {
+      counts: number[];
+      non200: number[];
+      windowMs: number;
+      cpuPct: number;
+    };
+    if (r.non200.some((n) => n > 0)) throw new Error(`non-200 responses: ${r.non200.join(', ')}`);
+    // CPU over warm-up + window; per request it is the same figure as over the window alone.
+    const cpuAfter = await Promise.all(this.servers.map(serverCpuUs));
+    const cpuUs = cpuAfter.map((c, i) => c - cpuBefore[i]!);
+    this.generatorCpu.push(r.cpuPct);
+    this.busy.push((cpuUs.reduce((a, b) => a + b, 0) / 1000 / (r.windowMs + 300)) * 100);
+    return r.counts.map((requests, i) => ({
+      requests,
+      windowMs: r.windowMs,
+      cpuUs: (cpuUs[i]! * r.windowMs) / (r.windowMs + 300),
+    }));
+  }
+
+  private summary(): Record<string, string | number> {
+    const bare = this.totals.get(BARE) ?? 1;
+    const sorted = [...this.oursVsBare].sort((a, b) => a - b);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    return {
+      pinned: pinned ? `servers cpu ${SERVER_CPU}, generator cpu ${GENERATOR_CPU}` : 'no',
+      windows: sorted.length,
+      windowRatioMedian: fixed(median(sorted)),
+      windowRatioRange: `${fixed(sorted[0] ?? 0)}..${fixed(sorted[sorted.length - 1] ?? 0)}`,
+      controlBareVsBare: fixed((this.totals.get(CONTROL) ?? 0) / bare),
+      serversCpuPctOfCore: Number(median(this.busy).toFixed(1)),
+      generatorCpuPctOfCore: Number(median(this.generatorCpu).toFixed(1)),
+    };
+  }
+}
+
+let shared: Promise<SharedWindows> | undefined;
+function sharedSubject(name: string): Subject<SharedWindows> {
+  return {
+    name,
+    setup: async () => {
+      shared ??= SharedWindows.start();
+      return (await shared).acquire();
+    },
+    fn: (ctx) => ctx.take(name),
+    teardown: (ctx) => {
+      if (ctx.release()) shared = undefined;
+    },
+  };
+}
+
+// ---- One server at a time with autocannon (reference rows) ----------------------------------------
+
+const autocannonSeconds = quick ? 1 : 2;
+
+async function autocannonRun(ctx: ServerCtx): Promise<CallReport> {
   const cpuBefore = await serverCpuUs(ctx);
-  const result = await autocannon({ url: ctx.url, connections, duration: seconds });
+  const result = await autocannon({ url: ctx.url, connections: 32, duration: autocannonSeconds });
   const cpuUs = (await serverCpuUs(ctx)) - cpuBefore;
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
   return {
-    requests: result.requests.total,
-    rps: result.requests.total / seconds,
-    cpuUsPerReq: cpuUs / result.requests.total,
-    p99: result.latency.p99,
+    ops: result.requests.total,
+    elapsedMs: autocannonSeconds * 1000,
+    metrics: {
+      serverCpuUsPerReq: Number((cpuUs / result.requests.total).toFixed(2)),
+      latencyP99Ms: result.latency.p99,
+    },
   };
 }
 
-async function load(ctx: ServerCtx) {
-  const r = await run(ctx, loadSeconds);
-  return {
-    ops: r.requests,
-    metrics: { serverCpuUsPerReq: Number(r.cpuUsPerReq.toFixed(2)), latencyP99Ms: r.p99 },
-  };
-}
-
-/**
- * Rounds in which bare, ours and prom-client serve load AT THE SAME TIME, each from its own autocannon
- * instance, so that whatever else runs on the machine hits all three alike (sequential runs on a shared
- * box differed by 2x from one second to the next). Two ratios to bare per round: throughput, and server
- * CPU µs per request (bare / other, so 0.95 means 5% more CPU per request). Median over the rounds, with
- * the lowest and highest round. A second bare server (`controlBareVsBare`) shows how far two identical
- * servers drift apart in the same rounds: differences smaller than that are noise.
- */
-async function concurrent(rounds: number, seconds: number) {
-  // A second bare server is the control: its ratio to the first shows the noise floor of the round.
-  const servers = await Promise.all(['bare', 'perf', 'prom-client', 'bare'].map(startServer));
-  try {
-    const r = {
-      oursRps: [] as number[],
-      promRps: [] as number[],
-      oursCpu: [] as number[],
-      promCpu: [] as number[],
-      control: [] as number[],
-    };
-    for (let round = 0; round < rounds; round++) {
-      const [bare, ours, prom, control] = await Promise.all(servers.map((s) => run(s, seconds)));
-      r.oursRps.push(ours!.rps / bare!.rps);
-      r.promRps.push(prom!.rps / bare!.rps);
-      r.oursCpu.push(bare!.cpuUsPerReq / ours!.cpuUsPerReq);
-      r.promCpu.push(bare!.cpuUsPerReq / prom!.cpuUsPerReq);
-      r.control.push(control!.rps / bare!.rps);
-    }
-    const stat = (xs: number[]) => {
-      const s = [...xs].sort((x, y) => x - y);
-      return `${fixed(s[Math.floor(s.length / 2)]!)} (${fixed(s[0]!)}..${fixed(s[s.length - 1]!)})`;
-    };
-    return {
-      concurrentRpsVsBare: stat(r.oursRps),
-      concurrentCpuVsBare: stat(r.oursCpu),
-      promConcurrentRpsVsBare: stat(r.promRps),
-      promConcurrentCpuVsBare: stat(r.promCpu),
-      controlBareVsBare: stat(r.control),
-    };
-  } finally {
-    for (const s of servers) s.child.kill('SIGTERM');
-  }
-}
-
-function server(name: string, mode: string): Subject<ServerCtx> {
+function autocannonServer(name: string, mode: string): Subject<ServerCtx> {
   return {
     name,
-    setup: () => startServer(mode),
-    fn: load,
+    // Unpinned: autocannon runs in this (unpinned) process and the server gets whichever core is free.
+    setup: () => startServer(mode, '0-1'),
+    fn: autocannonRun,
     teardown: (ctx) => {
       ctx.child.kill('SIGTERM');
     },
   };
 }
-
-interface OursCtx extends ServerCtx {
-  ratios: Record<string, string>;
-}
-
-const fixed = (n: number) => n.toFixed(3);
-const ours: Subject<OursCtx> = {
-  name: 'node:http + @perf/monitor withRequestMetrics',
-  setup: async () => {
-    const ratios = await concurrent(quick ? 3 : 5, quick ? 1 : 2);
-    return { ...(await startServer('perf')), ratios };
-  },
-  fn: async (ctx) => {
-    const report = await load(ctx);
-    return { ...report, metrics: { ...report.metrics, ...ctx.ratios } };
-  },
-  teardown: (ctx) => {
-    ctx.child.kill('SIGTERM');
-  },
-};
 
 // In-process cost of the middleware itself: the same hello-world handler called with a stand-in
 // request/response (an EventEmitter emitting `close`), no socket. Stable on a busy machine, and the
@@ -202,28 +314,36 @@ export default defineSuite({
   name: 'monitor-http',
   scenarios: [
     {
-      ...ours,
-      name: 'node:http hello world with request metrics',
-      table: 'HTTP middleware (autocannon, 32 connections, loopback)',
-      // Five interleaved rounds (ours, bare, prom-client, ours, ...), one load run each, so that machine
-      // load drifting between seconds hits all three alike.
-      timeMs: 1,
-      rounds: 5,
-      minCalls: 5,
-      maxCalls: 5,
-      warmupCalls: 1,
-      peers: [
-        server('node:http bare (no metrics)', 'bare'),
-        server('node:http + prom-client Histogram', 'prom-client'),
-      ],
+      ...sharedSubject(OURS),
+      name: 'node:http hello world with request metrics (4 servers share one core, loaded at once)',
+      table: 'HTTP middleware (loopback, keep-alive)',
+      // Exactly one call per subject and round: the peers' calls return at once (their share of the
+      // window ours just ran), and any time budget would make them run windows of their own.
+      timeMs: 0,
+      rounds: WINDOWS,
+      minCalls: WINDOWS,
+      maxCalls: WINDOWS,
+      warmupCalls: 0,
+      peers: [sharedSubject(BARE), sharedSubject(PROM)],
       targets: [
-        { peer: 'node:http bare (no metrics)', minRatio: 0.95 },
-        { peer: 'node:http + prom-client Histogram', minRatio: 1 },
+        { peer: BARE, minRatio: 0.95 },
+        { peer: PROM, minRatio: 1 },
       ],
     },
     {
+      ...autocannonServer(OURS, 'perf'),
+      name: 'node:http hello world with request metrics (autocannon, one server at a time; reference)',
+      table: 'HTTP middleware (loopback, keep-alive)',
+      timeMs: 1,
+      rounds: 3,
+      minCalls: 3,
+      maxCalls: 3,
+      warmupCalls: 1,
+      peers: [autocannonServer(BARE, 'bare'), autocannonServer(PROM, 'prom-client')],
+    },
+    {
       name: 'Request middleware per-request cost (in process, no socket)',
-      table: 'HTTP middleware (autocannon, 32 connections, loopback)',
+      table: 'HTTP middleware (loopback, keep-alive)',
       opsPerCall: REQUESTS,
       setup: () =>
         withRequestMetrics(helloInProcess, { monitor: new PerformanceMonitor(), route: (req) => req.url }),

@@ -4,8 +4,7 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import { CLIENT_CLOSED_STATUS, type RequestMetricsOptions, RequestRecorder } from './http';
+import { CLIENT_CLOSED_STATUS, type RequestMetricsOptions, RequestRecorder, requestClock } from './http';
 
 export { CLIENT_CLOSED_STATUS, type RequestMetricsOptions } from './http';
 
@@ -52,7 +51,7 @@ export function expressMetrics(
   }
   const recorder = new RequestRecorder('expressMetrics', options);
   return function perfMonitorExpress(req, res, next) {
-    const started = performance.now();
+    const started = requestClock();
     res.on('close', () => {
       let template: string | undefined;
       try {
@@ -61,7 +60,7 @@ export function expressMetrics(
         template = undefined;
       }
       const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_STATUS;
-      recorder.record(req.method, template, status, performance.now() - started);
+      recorder.record(req.method, template, status, requestClock() - started);
     });
     next();
   };

@@ -3,10 +3,9 @@
  *
  * @packageDocumentation
  */
-import { performance } from 'node:perf_hooks';
 import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
-import { type RequestMetricsOptions, RequestRecorder } from './http';
+import { type RequestMetricsOptions, RequestRecorder, requestClock } from './http';
 
 export type { RequestMetricsOptions } from './http';
 
@@ -43,7 +42,7 @@ export function honoMetrics(options: HonoMetricsOptions = {}): MiddlewareHandler
   }
   const recorder = new RequestRecorder('honoMetrics', options);
   return async function perfMonitorHono(c, next) {
-    const started = performance.now();
+    const started = requestClock();
     const ownIndex = c.req.routeIndex;
     try {
       await next();
@@ -55,7 +54,7 @@ export function honoMetrics(options: HonoMetricsOptions = {}): MiddlewareHandler
       } catch {
         template = undefined;
       }
-      recorder.record(c.req.method, template, c.res.status, performance.now() - started);
+      recorder.record(c.req.method, template, c.res.status, requestClock() - started);
     }
   };
 }

@@ -189,13 +189,21 @@ export class PerformanceMonitor implements OperationSink, Disposable {
    */
   trackRequest(path: string, method: string, status: number, durationMs: number): boolean {
     if (!validDuration(durationMs)) return this.reject('duration');
+    this.requestSeriesOf(path, method, status).record(durationMs);
+    return true;
+  }
+
+  /**
+   * The series {@link PerformanceMonitor.trackRequest} records `path`, `method` and `status` in, for
+   * callers that record many requests of the same kind (the HTTP middlewares keep the last one).
+   * @internal
+   */
+  requestSeriesOf(path: string, method: string, status: number): BoundHistogram {
     const q = typeof path === 'string' ? path.indexOf('?') : -1;
     const route = q >= 0 ? path.slice(0, q) : path;
-    const bound =
-      this.requestSeries.get(route)?.get(method)?.get(status) ??
-      this.requestSeriesSlow(route, method, status);
-    bound.record(durationMs);
-    return true;
+    return (
+      this.requestSeries.get(route)?.get(method)?.get(status) ?? this.requestSeriesSlow(route, method, status)
+    );
   }
 
   /**

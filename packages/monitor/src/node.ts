@@ -4,8 +4,7 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import { CLIENT_CLOSED_STATUS, type RequestMetricsOptions, RequestRecorder } from './http';
+import { CLIENT_CLOSED_STATUS, type RequestMetricsOptions, RequestRecorder, requestClock } from './http';
 
 export { CLIENT_CLOSED_STATUS, methodLabel, type RequestMetricsOptions } from './http';
 
@@ -55,7 +54,7 @@ export function withRequestMetrics<
   }
   const recorder = new RequestRecorder('withRequestMetrics', options);
   return function monitoredHandler(this: unknown, req: Req, res: Res) {
-    const started = performance.now();
+    const started = requestClock();
     // 'close' fires once per response, finished or aborted, so one listener covers both (`on` is
     // cheaper than `once`, which wraps the listener).
     res.on('close', () => {
@@ -66,7 +65,7 @@ export function withRequestMetrics<
         template = undefined;
       }
       const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_STATUS;
-      recorder.record(req.method, template, status, performance.now() - started);
+      recorder.record(req.method, template, status, requestClock() - started);
     });
     return handler.call(this, req, res);
   };

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expressMetrics } from '../src/express';
 import { fastifyMetrics } from '../src/fastify';
 import { honoMetrics } from '../src/hono';
-import { methodLabel } from '../src/http';
+import { methodLabel, RequestRecorder } from '../src/http';
 import { PerformanceMonitor, type RouteSummary } from '../src/index';
 import { withRequestMetrics } from '../src/node';
 
@@ -115,6 +115,49 @@ describe('node:http withRequestMetrics', () => {
     expect(() => withRequestMetrics(42 as never)).toThrow(TypeError);
     expect(() => withRequestMetrics(() => {}, { route: 'x' as never })).toThrow(/route must be a function/);
     expect(() => withRequestMetrics(() => {}, { unmatchedRoute: '' })).toThrow(/unmatchedRoute/);
+  });
+
+  it('RequestRecorder: runs of one request kind and every switch between kinds land in the right series', () => {
+    const monitor = new PerformanceMonitor();
+    const recorder = new RequestRecorder('test', { monitor });
+    const calls: Array<[string | undefined, string | undefined, number, number]> = [
+      ['GET', '/', 200, 1],
+      ['GET', '/', 200, 2],
+      ['GET', '/', 404, 3],
+      ['GET', '/', 200, 4],
+      ['post', '/', 200, 5],
+      ['POST', '/', 200, 6],
+      ['GET', '/a', 200, 7],
+      ['GET', undefined, 200, 8],
+      ['GET', '', 200, 9],
+      ['GET', '/', 200, Number.NaN],
+      ['GET', '/', 200, -1],
+    ];
+    const recorded = calls.map(([m, r, s, d]) => recorder.record(m, r, s, d));
+    expect(recorded).toEqual([true, true, true, true, true, true, true, true, true, false, false]);
+    const byKey = Object.fromEntries(
+      routes(monitor).map((r) => [`${r.method} ${r.route}`, { count: r.count, statuses: r.statuses }]),
+    );
+    expect(byKey).toEqual({
+      'GET /': { count: 4, statuses: { '200': 3, '404': 1 } },
+      'POST /': { count: 2, statuses: { '200': 2 } },
+      'GET /a': { count: 1, statuses: { '200': 1 } },
+      'GET unmatched': { count: 2, statuses: { '200': 2 } },
+    });
+    // With `skip`, every request is asked about (no shortcut past it).
+    const asked: string[] = [];
+    const skipping = new RequestRecorder('test', {
+      monitor,
+      skip: (m, r) => {
+        asked.push(`${m} ${r}`);
+        return r === '/metrics';
+      },
+    });
+    expect([skipping.record('GET', '/metrics', 200, 1), skipping.record('GET', '/metrics', 200, 1)]).toEqual([
+      false,
+      false,
+    ]);
+    expect(asked).toEqual(['GET /metrics', 'GET /metrics']);
   });
 
   it('maps non-standard methods to OTHER', () => {

@@ -47,7 +47,7 @@ describe('runSuite', () => {
             minCalls: 2,
             maxCalls: 2,
             fn: () => ({ ops: 500, elapsedMs: 1000 }),
-            peers: [{ name: 'half', timeMs: 1, fn: () => ({ ops: 250, elapsedMs: 1000 }) }],
+            peers: [{ name: 'half', fn: () => ({ ops: 250, elapsedMs: 1000 }) }],
           },
         ],
       }),

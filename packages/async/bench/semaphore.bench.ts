@@ -1,16 +1,18 @@
 // Semaphore throughput against async-sema, p-limit and async-mutex (seed row "Semaphore Limited"), and
 // the heap left behind by a million aborted waiters.
 import { getHeapStatistics } from 'node:v8';
-import { defineSuite } from '@perf/bench';
+import { defineSuite, isQuick } from '@perf/bench';
 import { Semaphore as MutexSemaphore } from 'async-mutex';
 import { Sema } from 'async-sema';
 import pLimit from 'p-limit';
 import { Semaphore } from '../src/index';
 
-const TASKS = 200_000;
+// Quick mode (a smoke run with a time budget) uses a tenth of every size.
+const quick = isQuick();
+const TASKS = quick ? 20_000 : 200_000;
 // async-mutex serves ~10k tasks/s here whatever the batch size (measured at 2k/20k/50k), so 200k per call
 // would take ~20 s; 20k keeps the run short without flattering it.
-const MUTEX_TASKS = 20_000;
+const MUTEX_TASKS = quick ? 2_000 : 20_000;
 const noop = async (): Promise<void> => {};
 
 /** Submits `n` no-op tasks at once (the `Promise.all(items.map(limit))` shape) and waits for all. */
@@ -30,14 +32,14 @@ async function heapMb(): Promise<number> {
   return getHeapStatistics().used_heap_size / 1024 / 1024;
 }
 
-const ABORTED = 1_000_000;
+const ABORTED = quick ? 100_000 : 1_000_000;
 // Ten waiters per AbortController: Node's EventTarget scans its listener list on every add (one signal
 // shared by thousands of waits is quadratic in Node itself) and warns above 10 listeners, and a million
 // pending warnings would be measured as our heap.
 const PER_SIGNAL = 10;
 const CHUNK = 10_000;
 // Enough rounds for the optimising compiler to have run: its code lives in the measured heap too.
-const WARMUP = 200_000;
+const WARMUP = quick ? 20_000 : 200_000;
 
 /** Queues `n` waiters behind a held permit in chunks and aborts each chunk. */
 async function abortWaiters(sem: Semaphore, n: number): Promise<void> {
@@ -135,7 +137,7 @@ export default defineSuite({
       timeMs: 2500,
     },
     {
-      name: 'Semaphore 1M aborted waiters (heap after GC)',
+      name: `Semaphore ${quick ? '100k' : '1M'} aborted waiters (heap after GC)`,
       table: 'Async Operations',
       opsPerCall: ABORTED,
       fn: abortMillion,

@@ -48,6 +48,7 @@ function runPackage(pkgDir: string, files: string[], outDir: string, args: Args)
   mkdirSync(tmp, { recursive: true });
   for (const file of files) {
     const out = join(tmp, `${packageName(pkgDir)}-${basename(file, '.bench.ts')}.json`);
+    const started = performance.now();
     const res = spawnSync(
       process.execPath,
       [
@@ -68,6 +69,10 @@ function runPackage(pkgDir: string, files: string[], outDir: string, args: Args)
           ...(args.filter ? { BENCH_FILTER: args.filter } : {}),
         },
       },
+    );
+    // Where the time goes, file by file (the quick run has a budget).
+    process.stdout.write(
+      `perf-bench: ${packageName(pkgDir)}/${basename(file)} took ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
     );
     if (res.status !== 0) {
       process.stderr.write(`perf-bench: ${file} exited with ${res.status ?? res.signal}\n`);

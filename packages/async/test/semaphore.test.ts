@@ -348,6 +348,29 @@ describe('Semaphore', () => {
     expect(await fastRun).toBe('fast');
   });
 
+  it('starts a long queue of synchronous tasks in order without recursing once per task', async () => {
+    const sem = new Semaphore(1);
+    const held = sem.tryAcquire()!;
+    const order: number[] = [];
+    const n = 100_000;
+    const all = Array.from({ length: n }, (_, i) =>
+      sem.run(() => {
+        order.push(i);
+        if (i === 5) throw new Error('five');
+        return i;
+      }),
+    );
+    // Every task is synchronous: each one's release happens inside the drain that started it.
+    held.release();
+    const results = await Promise.allSettled(all);
+    expect(order.length).toBe(n);
+    expect(order.every((v, i) => v === i)).toBe(true);
+    expect(results[5]).toMatchObject({ status: 'rejected', reason: new Error('five') });
+    expect(results[6]).toEqual({ status: 'fulfilled', value: 6 });
+    expect(results[n - 1]).toEqual({ status: 'fulfilled', value: n - 1 });
+    expect(sem.stats()).toMatchObject({ active: 0, waiting: 0, acquired: n + 1 });
+  });
+
   it('keeps each queued run task in its own caller context', async () => {
     const als = new AsyncLocalStorage<number>();
     const sem = new Semaphore(2);

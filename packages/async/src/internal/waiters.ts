@@ -30,10 +30,20 @@ export interface Waiter<T> {
   /** @internal */ next: Waiter<T> | undefined;
   /** @internal */ resolve: (value: T) => void;
   /** @internal */ reject: (error: unknown) => void;
-  /** @internal */ timer: ReturnType<typeof setTimeout> | undefined;
-  /** @internal */ signal: AbortSignal | undefined;
-  /** @internal */ onAbort: (() => void) | undefined;
+  /** @internal What cancels it (timeout, abort signal); only waiters given one carry this object. */
+  watch: Watch | undefined;
   /** @internal */ queued: boolean;
+}
+
+/**
+ * The timeout and abort listener of a cancellable waiter, in their own object so that a waiter without
+ * either (the common case, and 200k at once in a queue benchmark) is three fields smaller.
+ * @internal
+ */
+export interface Watch {
+  timer: ReturnType<typeof setTimeout> | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 /** A FIFO queue of waiters with O(1) cancellation. */
@@ -64,9 +74,7 @@ export class WaiterQueue<T> {
       next: undefined,
       resolve: noop,
       reject: noop,
-      timer: undefined,
-      signal: undefined,
-      onAbort: undefined,
+      watch: undefined,
       queued: true,
     };
     // A shared executor instead of a closure per call: it stores the functions on `filling`.
@@ -92,12 +100,13 @@ export class WaiterQueue<T> {
     signal: AbortSignal,
     onCancel: ((reason: CancelReason, waiter: Waiter<T>) => void) | undefined,
   ): void {
-    waiter.signal = signal;
-    waiter.onAbort = () => {
+    const watch = (waiter.watch ??= { timer: undefined, signal: undefined, onAbort: undefined });
+    watch.signal = signal;
+    watch.onAbort = () => {
       this.cancel(waiter, signal.reason);
       onCancel?.('aborted', waiter);
     };
-    signal.addEventListener('abort', waiter.onAbort, { once: true });
+    signal.addEventListener('abort', watch.onAbort, { once: true });
   }
 
   private watchTimeout(
@@ -106,11 +115,12 @@ export class WaiterQueue<T> {
     timeoutError: () => Error,
     onCancel: ((reason: CancelReason, waiter: Waiter<T>) => void) | undefined,
   ): void {
-    waiter.timer = setTimeout(() => {
+    const watch = (waiter.watch ??= { timer: undefined, signal: undefined, onAbort: undefined });
+    watch.timer = setTimeout(() => {
       this.cancel(waiter, timeoutError());
       onCancel?.('timedOut', waiter);
     }, timeoutMs);
-    waiter.timer.unref?.();
+    watch.timer.unref?.();
   }
 
   /** The oldest waiter, still queued. */
@@ -124,6 +134,17 @@ export class WaiterQueue<T> {
     if (!waiter) return undefined;
     this.unlink(waiter);
     waiter.resolve(value);
+    return waiter;
+  }
+
+  /**
+   * Removes the oldest waiter without settling its promise: the owner settles it itself (e.g. with the
+   * result of the task it starts for it). Returns it, or `undefined` when empty.
+   */
+  take(): Waiter<T> | undefined {
+    const waiter = this.head;
+    if (!waiter) return undefined;
+    this.unlink(waiter);
     return waiter;
   }
 
@@ -173,15 +194,11 @@ export class WaiterQueue<T> {
     waiter.prev = undefined;
     waiter.next = undefined;
     this.size--;
-    if (waiter.timer !== undefined) {
-      clearTimeout(waiter.timer);
-      waiter.timer = undefined;
-    }
-    if (waiter.onAbort) {
-      waiter.signal!.removeEventListener('abort', waiter.onAbort);
-      waiter.onAbort = undefined;
-      waiter.signal = undefined;
-    }
+    const watch = waiter.watch;
+    if (watch === undefined) return;
+    waiter.watch = undefined;
+    if (watch.timer !== undefined) clearTimeout(watch.timer);
+    if (watch.onAbort) watch.signal!.removeEventListener('abort', watch.onAbort);
   }
 }
 

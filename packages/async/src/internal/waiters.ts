@@ -100,7 +100,7 @@ export class WaiterQueue<T> {
     signal: AbortSignal,
     onCancel: ((reason: CancelReason, waiter: Waiter<T>) => void) | undefined,
   ): void {
-    const watch = (waiter.watch ??= { timer: undefined, signal: undefined, onAbort: undefined });
+    const watch = watchOf(waiter);
     watch.signal = signal;
     watch.onAbort = () => {
       this.cancel(waiter, signal.reason);
@@ -115,7 +115,7 @@ export class WaiterQueue<T> {
     timeoutError: () => Error,
     onCancel: ((reason: CancelReason, waiter: Waiter<T>) => void) | undefined,
   ): void {
-    const watch = (waiter.watch ??= { timer: undefined, signal: undefined, onAbort: undefined });
+    const watch = watchOf(waiter);
     watch.timer = setTimeout(() => {
       this.cancel(waiter, timeoutError());
       onCancel?.('timedOut', waiter);
@@ -203,6 +203,12 @@ export class WaiterQueue<T> {
 }
 
 const noop = (): void => {};
+
+/** The waiter's {@link Watch}, created on first use. */
+function watchOf<T>(waiter: Waiter<T>): Watch {
+  if (waiter.watch === undefined) waiter.watch = { timer: undefined, signal: undefined, onAbort: undefined };
+  return waiter.watch;
+}
 // The waiter whose promise is being created (see WaiterQueue.enqueue): `new Promise` runs its executor
 // synchronously, so no other waiter can be in between.
 let filling: Waiter<unknown> | undefined;

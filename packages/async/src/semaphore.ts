@@ -139,7 +139,8 @@ export class Semaphore implements PermitOwner, Disposable {
   /**
    * Runs `fn` holding `weight` permits and resolves with its result; the permits are released when
    * `fn` settles (also when it throws). Rejects like {@link Semaphore.acquire} if no permit is granted,
-   * in which case `fn` never runs. `fn` runs in the caller's AsyncLocalStorage context.
+   * in which case `fn` never runs. `fn` runs in the caller's AsyncLocalStorage context; a queued `fn`
+   * is started by the call that frees its permits (a `release()` or the end of another task).
    */
   run<R>(fn: () => R | PromiseLike<R>, options?: AcquireOptions): Promise<Awaited<R>> {
     if (typeof fn !== 'function') {

@@ -51,10 +51,10 @@ export class Handle<S = unknown> implements LockHandle, Linked<Handle<S>> {
   get acquiredAt(): number {
     return Math.floor(performance.timeOrigin + this.acquiredAtMono);
   }
-  /** Created on first use of `signal` (or on loss): most handles are released without anyone asking. */
   /** @internal */ linkPrev: Handle<S> | undefined = undefined;
   /** @internal */ linkNext: Handle<S> | undefined = undefined;
   /** @internal */ linkOwner: object | undefined = undefined;
+  /** Created on first use of `signal` (or on loss): most handles are released without anyone asking. */
   private controller: AbortController | undefined;
   private finishing: Promise<void> | undefined;
 

@@ -136,10 +136,6 @@ class SharedWindows {
     return shared;
   }
 
-  acquire(): this {
-    return this;
-  }
-
   /** One subject's share of the current window (a new window when it already took its share). */
   async take(name: string): Promise<CallReport> {
     if (!this.current.has(name)) await this.next();
@@ -244,7 +240,7 @@ function sharedSubject(name: string): Subject<SharedWindows> {
     name,
     setup: async () => {
       shared ??= SharedWindows.start();
-      return (await shared).acquire();
+      return shared;
     },
     fn: (ctx) => ctx.take(name),
     teardown: (ctx) => {

@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { BoundHistogram } from './histogram-metric';
-import { getPerformanceMonitor, type PerformanceMonitor } from './monitor';
+import { getPerformanceMonitor, type PerformanceMonitor, validDuration } from './monitor';
 
 /**
  * The middlewares' clock: `performance.now` bound once. Calling the bound function skips the method's
@@ -98,13 +98,13 @@ export class RequestRecorder {
    */
   record(method: string | undefined, route: string | undefined, status: number, durationMs: number): boolean {
     const last = this.lastSeries;
+    const valid = validDuration(durationMs);
     if (
+      valid &&
       last !== undefined &&
       status === this.lastStatus &&
       route === this.lastRoute &&
-      method === this.lastMethod &&
-      durationMs >= 0 &&
-      durationMs !== Number.POSITIVE_INFINITY
+      method === this.lastMethod
     ) {
       last.record(durationMs);
       return true;
@@ -112,10 +112,13 @@ export class RequestRecorder {
     const m = methodLabel(method);
     const r = route === undefined || route === '' ? this.unmatchedRoute : route;
     try {
-      if (this.skip) return this.skip(m, r) ? false : this.monitorOf().trackRequest(r, m, status, durationMs);
+      if (this.skip?.(m, r)) return false;
       const monitor = this.monitorOf();
-      if (!monitor.trackRequest(r, m, status, durationMs)) return false;
-      this.lastSeries = monitor.requestSeriesOf(r, m, status);
+      // trackRequest counts the rejected duration; the series is cached only without `skip`.
+      if (!valid || this.skip) return monitor.trackRequest(r, m, status, durationMs);
+      const series = monitor.requestSeriesOf(r, m, status);
+      series.record(durationMs);
+      this.lastSeries = series;
       this.lastMethod = method;
       this.lastRoute = route;
       this.lastStatus = status;

@@ -440,7 +440,8 @@ function operationLabels(name: string, tags: Tags | undefined): Record<string, s
   return labels;
 }
 
-function validDuration(ms: number): boolean {
+/** @internal A duration or count the monitor accepts: a number >= 0 and finite (NaN fails). */
+export function validDuration(ms: number): boolean {
   return ms >= 0 && ms !== Number.POSITIVE_INFINITY;
 }
 

@@ -130,10 +130,8 @@ export class WaiterQueue<T> {
 
   /** Removes the oldest waiter and resolves it with `value`. Returns it, or `undefined` when empty. */
   grant(value: T): Waiter<T> | undefined {
-    const waiter = this.head;
-    if (!waiter) return undefined;
-    this.unlink(waiter);
-    waiter.resolve(value);
+    const waiter = this.take();
+    waiter?.resolve(value);
     return waiter;
   }
 
@@ -150,10 +148,8 @@ export class WaiterQueue<T> {
 
   /** Removes the oldest waiter and rejects it with `error`. Returns it, or `undefined` when empty. */
   rejectOne(error: unknown): Waiter<T> | undefined {
-    const waiter = this.head;
-    if (!waiter) return undefined;
-    this.unlink(waiter);
-    waiter.reject(error);
+    const waiter = this.take();
+    waiter?.reject(error);
     return waiter;
   }
 

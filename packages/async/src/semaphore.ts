@@ -2,7 +2,14 @@ import { AsyncResource } from 'node:async_hooks';
 import { Histogram, type HistogramSnapshot } from '@perf/monitor';
 import { ClosedError, QueueFullError, TimeoutError } from './errors';
 import { checkNumber, checkWaitOptions } from './internal/validate';
-import { type CancelReason, type Waiter, WaiterQueue, type WaitOptions } from './internal/waiters';
+import {
+  type CancelReason,
+  noop,
+  type Waiter,
+  WaiterQueue,
+  type WaitOptions,
+  type Watch,
+} from './internal/waiters';
 import { Permit, type PermitOwner } from './permit';
 
 /** Options for {@link Semaphore}. */
@@ -155,7 +162,7 @@ export class Semaphore implements PermitOwner, Disposable {
     }
     // The promise returned is the waiter's own: `drain` starts the task and settles it with the task's
     // result, so a queued `run` costs one promise, not a grant promise plus a continuation.
-    return this.enqueue(weight, options ?? NO_OPTIONS, new QueuedTask(fn)) as Promise<Awaited<R>>;
+    return this.enqueue(weight, options ?? NO_OPTIONS, fn) as Promise<Awaited<R>>;
   }
 
   /**
@@ -238,10 +245,10 @@ export class Semaphore implements PermitOwner, Disposable {
         this.active += head.weight;
         this.acquired++;
         this.waitMs.record(now - head.enqueuedAt);
-        if (head.data instanceof QueuedTask) {
+        if (head instanceof QueuedRun) {
           // A `run` waiter: start its task in the context the caller queued it from.
           this.queue.take();
-          head.data.runInAsyncScope(this.startTask, this, head);
+          head.runInAsyncScope(this.startTask, this, head);
         } else {
           this.queue.grant(new Permit(this, head.weight));
         }
@@ -253,13 +260,18 @@ export class Semaphore implements PermitOwner, Disposable {
   }
 
   /** Runs a queued `run` task holding its permits and settles the waiter's promise with its result. */
-  private startTask(waiter: Waiter<unknown>): void {
-    const out = this.invoke((waiter.data as QueuedTask).fn, waiter.weight);
+  private startTask(waiter: QueuedRun): void {
+    const out = this.invoke(waiter.fn, waiter.weight);
     if (out instanceof Promise) out.then(waiter.resolve, waiter.reject);
     else waiter.resolve(out);
   }
 
-  private enqueue(weight: number, options: AcquireOptions, task: unknown): Promise<unknown> {
+  /** Queues an `acquire` waiter, or with `fn` a `run` waiter that starts `fn` when granted. */
+  private enqueue(
+    weight: number,
+    options: AcquireOptions,
+    fn: (() => unknown) | undefined,
+  ): Promise<unknown> {
     if (this.queue.size >= this.maxQueue) {
       this.rejected++;
       return Promise.reject(
@@ -271,7 +283,9 @@ export class Semaphore implements PermitOwner, Disposable {
       timeoutMs === undefined
         ? noTimeout
         : () => new TimeoutError(`Semaphore: no permit within ${timeoutMs} ms`, timeoutMs);
-    return this.queue.enqueue(weight, options, timeoutError, this.onCancel, task);
+    return fn === undefined
+      ? this.queue.enqueue(weight, options, timeoutError, this.onCancel)
+      : this.queue.enqueueWaiter(new QueuedRun(fn, weight), options, timeoutError, this.onCancel);
   }
 
   /** Calls `fn` with `weight` permits held; returns its value, or a promise when it is async. */
@@ -319,13 +333,25 @@ export class Semaphore implements PermitOwner, Disposable {
 }
 
 /**
- * The task of a queued `run`, and the AsyncLocalStorage context it was queued in: an `AsyncResource`
- * created at enqueue, entered when the task starts. Cheaper than capturing the context with a promise
- * continuation (one object instead of a grant promise, its resolvers and a derived promise per waiter:
- * with 200k tasks queued the benchmark is mostly garbage collection of exactly these).
+ * A queued `run` caller: the waiter itself, its task, and the AsyncLocalStorage context it was queued
+ * in (an `AsyncResource` created at enqueue, entered when the task starts). One object per queued task:
+ * capturing the context with a promise continuation instead would add a grant promise, its resolvers
+ * and a derived promise per waiter, and a separate resource object would add another allocation. With
+ * 200k tasks queued at once the benchmark is mostly garbage collection of what each waiter holds.
  */
-class QueuedTask extends AsyncResource {
-  constructor(readonly fn: () => unknown) {
+class QueuedRun extends AsyncResource implements Waiter<unknown> {
+  readonly enqueuedAt = performance.now();
+  prev: Waiter<unknown> | undefined = undefined;
+  next: Waiter<unknown> | undefined = undefined;
+  resolve: (value: unknown) => void = noop;
+  reject: (error: unknown) => void = noop;
+  watch: Watch | undefined = undefined;
+  queued = true;
+
+  constructor(
+    readonly fn: () => unknown,
+    readonly weight: number,
+  ) {
     super('perf.Semaphore.run');
   }
 }

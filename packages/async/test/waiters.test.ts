@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type CancelReason, WaiterQueue } from '../src/internal/waiters';
+import { type CancelReason, noop, WaiterQueue } from '../src/internal/waiters';
 
 const timeoutError = () => new Error('timed out');
 
@@ -94,13 +94,34 @@ describe('WaiterQueue', () => {
     return expect(waiting).resolves.toBe('left');
   });
 
-  it('keeps the data the owner attached', () => {
-    const queue = new WaiterQueue<void>();
-    const task = () => 42;
-    const waiting = queue.enqueue(2, {}, timeoutError, undefined, task);
-    expect(queue.peek()?.data).toBe(task);
-    queue.grant();
-    return expect(waiting).resolves.toBeUndefined();
+  it('queues a waiter the owner built, in FIFO order with the others, and cancels it the same way', async () => {
+    vi.useFakeTimers();
+    const queue = new WaiterQueue<string>();
+    const own = {
+      weight: 2,
+      enqueuedAt: performance.now(),
+      task: 'mine',
+      prev: undefined,
+      next: undefined,
+      resolve: noop,
+      reject: noop,
+      watch: undefined,
+      queued: true,
+    };
+    const first = queue.enqueue(1, {}, timeoutError);
+    const mine = queue.enqueueWaiter(own, { timeoutMs: 50 }, timeoutError).catch((e: Error) => e.message);
+    const last = queue.enqueue(1, {}, timeoutError);
+    expect(queue.size).toBe(3);
+    expect(queue.grant('a')?.weight).toBe(1);
+    expect(queue.peek()).toBe(own);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await mine).toBe('timed out');
+    expect(own.queued).toBe(false);
+    expect(queue.size).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+    queue.grant('b');
+    expect(await first).toBe('a');
+    expect(await last).toBe('b');
   });
 
   it('rejectAll, rejectOne and remove leave no timers or listeners behind', async () => {

@@ -21,11 +21,6 @@ export interface Waiter<T> {
   readonly weight: number;
   /** `performance.now()` when it was queued. */
   readonly enqueuedAt: number;
-  /**
-   * What the owner attached at enqueue (e.g. the task a `Semaphore.run` caller will start once granted,
-   * so the grant can hand it over without a per-call closure). `undefined` when none was given.
-   */
-  readonly data: unknown;
   /** @internal */ prev: Waiter<T> | undefined;
   /** @internal */ next: Waiter<T> | undefined;
   /** @internal */ resolve: (value: T) => void;
@@ -57,26 +52,48 @@ export class WaiterQueue<T> {
    * Queues a waiter and returns its promise. The promise resolves through {@link WaiterQueue.grant};
    * on abort it rejects with `signal.reason`, on timeout with `timeoutError()`. Either way the waiter is
    * unlinked in O(1) and `onCancel` runs after it left (so the owner can count it and wake whoever can
-   * go now). `data` is kept on the waiter for the owner (see {@link Waiter.data}).
+   * go now).
    */
   enqueue(
     weight: number,
     options: WaitOptions,
     timeoutError: () => Error,
     onCancel?: (reason: CancelReason, waiter: Waiter<T>) => void,
-    data?: unknown,
   ): Promise<T> {
     const waiter: Waiter<T> = {
       weight,
       enqueuedAt: performance.now(),
-      data,
-      prev: this.tail,
+      prev: undefined,
       next: undefined,
       resolve: noop,
       reject: noop,
       watch: undefined,
       queued: true,
     };
+    return this.add(waiter, options, timeoutError, onCancel);
+  }
+
+  /**
+   * Like {@link WaiterQueue.enqueue}, for an owner that builds the waiter itself: an object of its own
+   * class carrying what the grant needs (a `Semaphore.run` task and its context), so a queued caller is
+   * one object, not a waiter plus an attachment. It must be fresh: `queued` true, `prev`/`next` unset.
+   */
+  enqueueWaiter(
+    waiter: Waiter<T>,
+    options: WaitOptions,
+    timeoutError: () => Error,
+    onCancel?: (reason: CancelReason, waiter: Waiter<T>) => void,
+  ): Promise<T> {
+    return this.add(waiter, options, timeoutError, onCancel);
+  }
+
+  private add(
+    waiter: Waiter<T>,
+    options: WaitOptions,
+    timeoutError: () => Error,
+    onCancel: ((reason: CancelReason, waiter: Waiter<T>) => void) | undefined,
+  ): Promise<T> {
+    waiter.prev = this.tail;
     // A shared executor instead of a closure per call: it stores the functions on `filling`.
     filling = waiter as Waiter<unknown>;
     const promise = new Promise<T>(
@@ -198,7 +215,8 @@ export class WaiterQueue<T> {
   }
 }
 
-const noop = (): void => {};
+/** The settlers of a waiter whose promise is not created yet (a waiter's initial `resolve`/`reject`). */
+export const noop = (): void => {};
 
 /** The waiter's {@link Watch}, created on first use. */
 function watchOf<T>(waiter: Waiter<T>): Watch {

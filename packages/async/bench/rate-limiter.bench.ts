@@ -124,6 +124,7 @@ function scenario(rate: number): Scenario<any> {
         ? [
             {
               name: 'bare setTimeout chain (CPU floor, not a limiter)',
+              reference: true,
               opsPerCall: rate * SECONDS,
               fn: () => bareTimerChain(rate),
             },

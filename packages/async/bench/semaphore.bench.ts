@@ -6,6 +6,7 @@ import { Semaphore as MutexSemaphore } from 'async-mutex';
 import { Sema } from 'async-sema';
 import pLimit from 'p-limit';
 import { Semaphore } from '../src/index';
+import { MinimalLimiter } from './fixtures/minimal-limiter';
 
 // Quick mode (a smoke run with a time budget) uses a tenth of every size.
 const quick = isQuick();
@@ -117,6 +118,15 @@ export default defineSuite({
           opsPerCall: TASKS,
           setup: () => pLimit(10),
           fn: (limit: ReturnType<typeof pLimit>) => submitAll(TASKS, () => limit(noop)),
+        },
+        {
+          // Not a peer: the ceiling. Its ratio to p-limit bounds what a limiter with context, stats and
+          // cancellation can reach against p-limit on this machine and Node version.
+          name: 'minimal limiter (reference: no context, stats or cancellation)',
+          reference: true,
+          opsPerCall: TASKS,
+          setup: () => new MinimalLimiter(10),
+          fn: (limiter: MinimalLimiter) => submitAll(TASKS, () => limiter.run(noop)),
         },
         {
           name: `async-mutex Semaphore (${MUTEX_TASKS / 1000}k tasks/call)`,

@@ -56,7 +56,10 @@ export function scenarioRows(r: ScenarioResult): string[][] {
     rows.push([
       `  ↳ ${p.name}`,
       ...cells.slice(1, 5),
-      '',
+      // A reference row is never the best peer; where ours stands against it is shown on its own row.
+      p.reference && p.opsPerSec > 0 && r.ours.opsPerSec > 0
+        ? `reference: ours ${(r.ours.opsPerSec / p.opsPerSec).toFixed(2)}×`
+        : '',
       [notes(p), p.error ?? ''].filter(Boolean).join(' '),
     ]);
   }

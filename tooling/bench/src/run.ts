@@ -57,15 +57,17 @@ export function compare(
   ours: SubjectResult,
   peers: SubjectResult[],
 ): ScenarioResult {
-  const measured = peers.filter((p) => !p.error && p.opsPerSec > 0);
-  const best = bestPeer(measured);
+  const references = new Set((scenario.peers ?? []).filter((p) => p.reference).map((p) => p.name));
+  const marked = peers.map((p) => (references.has(p.name) ? { ...p, reference: true } : p));
+  const measured = marked.filter((p) => !p.error && p.opsPerSec > 0);
+  const best = bestPeer(measured.filter((p) => !p.reference));
   const ratioTo = (peer: SubjectResult | undefined) =>
     peer && !ours.error && ours.opsPerSec > 0 ? speedRatio(ours.opsPerSec, peer.opsPerSec) : undefined;
   const result: ScenarioResult = {
     name: scenario.name,
     table: scenario.table ?? 'Results',
     ours,
-    peers,
+    peers: marked,
     targets: (scenario.targets ?? []).map((t) => {
       const ratio = ratioTo(measured.find((p) => p.name === t.peer));
       return {

@@ -29,6 +29,12 @@ export interface Subject<Ctx = unknown> {
   teardown?: (ctx: Ctx) => unknown | Promise<unknown>;
   /** Operations one call of `fn` performs. @default 1 */
   opsPerCall?: number;
+  /**
+   * A peer that is a reference row rather than a library users pick: a floor (a bare timer chain, a
+   * server without metrics) or a ceiling (the least any implementation must do). Shown, usable in
+   * targets, never the "best peer" of the row. @default false
+   */
+  reference?: boolean;
 }
 
 /** A target a scenario must meet against one peer, checked in the report (e.g. ≥ 1.5× async-sema). */
@@ -87,6 +93,8 @@ export interface SubjectResult {
   memoryDeltaMb: number;
   metrics: Record<string, number | string>;
   error?: string;
+  /** Set on a peer declared as a {@link Subject.reference} row. */
+  reference?: boolean;
 }
 
 /** The measurement of one scenario: ours, its peers, and the comparison. */

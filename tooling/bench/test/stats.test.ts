@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bestPeer, compare, quantile, quantileSorted, speedRatio, summarize } from '../src/index';
+import { bestPeer, compare, quantile, quantileSorted, speedRatio, suiteText, summarize } from '../src/index';
 import type { SubjectResult } from '../src/types';
 
 describe('quantile', () => {
@@ -95,5 +95,28 @@ describe('ratio to the best peer', () => {
     expect(r.targets.map((t) => t.met)).toEqual([true, false, false]);
     expect(r.targets[0]!.ratio).toBe(4);
     expect(r.targets[2]!.ratio).toBeUndefined();
+  });
+
+  it('a reference peer is marked, usable in a target, and never the best peer', () => {
+    const r = compare(
+      {
+        name: 's',
+        fn: () => undefined,
+        peers: [
+          { name: 'lib', fn: () => undefined },
+          { name: 'ceiling', fn: () => undefined, reference: true },
+        ],
+        targets: [{ peer: 'ceiling', minRatio: 0.5 }],
+      },
+      subject('ours', 400),
+      [subject('lib', 100), subject('ceiling', 800)],
+    );
+    expect(r.bestPeer).toBe('lib');
+    expect(r.ratio).toBe(4);
+    expect(r.peers.map((p) => p.reference ?? false)).toEqual([false, true]);
+    expect(r.targets[0]).toMatchObject({ ratio: 0.5, met: true });
+    const text = suiteText({ suite: 's', quick: false, startedAt: '', node: '', cpus: 2, scenarios: [r] });
+    expect(text).toContain('4.00× lib');
+    expect(text).toContain('reference: ours 0.50×');
   });
 });

@@ -85,6 +85,69 @@ async function abortMillion(): Promise<{ metrics: Record<string, number>; ops: n
   };
 }
 
+const QUEUED = quick ? 10_000 : 100_000;
+
+/** Something that runs `fn` under a limit of 10 at once, the way its users call it. */
+type Submit = (fn: () => Promise<unknown>) => Promise<unknown>;
+
+/**
+ * Heap held per queued task, in bytes: 10 tasks hold every permit on a gate, `QUEUED` no-op tasks are
+ * queued behind them, and the used heap after GC is compared with the heap before they were queued. The
+ * array keeping the callers' promises (8 bytes a task) is allocated before the baseline.
+ */
+async function bytesPerQueuedTask(submit: Submit): Promise<number> {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const holders = Array.from({ length: 10 }, () => submit(() => gate));
+  const waits = new Array<Promise<unknown>>(QUEUED);
+  const before = await heapMb();
+  for (let i = 0; i < QUEUED; i++) waits[i] = submit(noop);
+  const after = await heapMb();
+  open();
+  await Promise.all([...holders, ...waits]);
+  return Math.round(((after - before) * 1024 * 1024) / QUEUED);
+}
+
+/** Ours and each peer in turn; the figure is a size, so it is reported as metrics, not as a speed ratio. */
+async function queuedMemory(): Promise<{ metrics: Record<string, number>; ops: number }> {
+  if (typeof gc !== 'function') throw new Error('run with --expose-gc (perf-bench does)');
+  const subjects: Record<string, () => Submit> = {
+    ours: () => {
+      const sem = new Semaphore(10);
+      return (fn) => sem.run(fn);
+    },
+    asyncSema: () => {
+      const sema = new Sema(10);
+      return async (fn) => {
+        await sema.acquire();
+        try {
+          return await fn();
+        } finally {
+          sema.release();
+        }
+      };
+    },
+    pLimit: () => pLimit(10),
+    asyncMutex: () => {
+      const sem = new MutexSemaphore(10);
+      return (fn) => sem.runExclusive(fn);
+    },
+    minimalLimiter: () => {
+      const limiter = new MinimalLimiter(10);
+      return (fn) => limiter.run(fn);
+    },
+  };
+  const metrics: Record<string, number> = {};
+  for (const [name, make] of Object.entries(subjects)) {
+    // The first pass compiles and sizes the heap; the second is the figure.
+    await bytesPerQueuedTask(make());
+    metrics[`${name}BytesPerTask`] = await bytesPerQueuedTask(make());
+  }
+  return { ops: QUEUED * Object.keys(subjects).length * 2, metrics };
+}
+
 export default defineSuite({
   name: 'async-semaphore',
   scenarios: [
@@ -145,6 +208,15 @@ export default defineSuite({
       // subject alike, and no subject inherits another's heap for its whole measurement.
       rounds: 5,
       timeMs: 2500,
+    },
+    {
+      name: `Heap per queued task (${QUEUED / 1000}k queued behind 10 busy permits, after GC; ours and peers)`,
+      table: 'Async Operations',
+      opsPerCall: QUEUED,
+      fn: queuedMemory,
+      minCalls: 1,
+      warmupCalls: 0,
+      timeMs: 1,
     },
     {
       name: `Semaphore ${quick ? '100k' : '1M'} aborted waiters (heap after GC)`,

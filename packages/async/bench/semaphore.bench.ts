@@ -6,7 +6,7 @@ import { Semaphore as MutexSemaphore } from 'async-mutex';
 import { Sema } from 'async-sema';
 import pLimit from 'p-limit';
 import { Semaphore } from '../src/index';
-import { MinimalLimiter } from './fixtures/minimal-limiter';
+import { MinimalLimiter, NodeSizedPadding } from './fixtures/minimal-limiter';
 
 // Quick mode (a smoke run with a time budget) uses a tenth of every size.
 const quick = isQuick();
@@ -138,6 +138,10 @@ async function queuedMemory(): Promise<{ metrics: Record<string, number>; ops: n
       const limiter = new MinimalLimiter(10);
       return (fn) => limiter.run(fn);
     },
+    minimalLimiterWithNodeSizedObject: () => {
+      const limiter = new MinimalLimiter(10, () => new NodeSizedPadding());
+      return (fn) => limiter.run(fn);
+    },
   };
   const metrics: Record<string, number> = {};
   for (const [name, make] of Object.entries(subjects)) {
@@ -189,6 +193,15 @@ export default defineSuite({
           reference: true,
           opsPerCall: TASKS,
           setup: () => new MinimalLimiter(10),
+          fn: (limiter: MinimalLimiter) => submitAll(TASKS, () => limiter.run(noop)),
+        },
+        {
+          // The same, holding as many bytes per queued task as our queue node: with 200k tasks queued the
+          // run is mostly garbage collection, and this row shows what those bytes cost by themselves.
+          name: 'minimal limiter holding a Semaphore-node-sized object per queued task (reference)',
+          reference: true,
+          opsPerCall: TASKS,
+          setup: () => new MinimalLimiter(10, () => new NodeSizedPadding()),
           fn: (limiter: MinimalLimiter) => submitAll(TASKS, () => limiter.run(noop)),
         },
         {

@@ -28,9 +28,9 @@ import { createInterface, type Interface } from 'node:readline';
 import { type CallReport, defineSuite, isQuick, type Subject } from '@perf/bench';
 import { runNodeScript } from '@perf/testing';
 import autocannon from 'autocannon';
-import { Histogram, Registry } from 'prom-client';
 import { PerformanceMonitor } from '../src/index';
 import { withRequestMetrics } from '../src/node';
+import { withPromClientMetrics } from './fixtures/prom-client-middleware';
 
 const require = createRequire(import.meta.url);
 const quick = isQuick();
@@ -299,18 +299,7 @@ function fakeExchange(handler: Handler): void {
   }
 }
 function promClientHandler(): Handler {
-  const registry = new Registry();
-  const histogram = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration in seconds',
-    labelNames: ['method', 'route', 'status_code'],
-    registers: [registry],
-  });
-  return (req, res) => {
-    const end = histogram.startTimer();
-    res.once('finish', () => end({ method: req.method ?? 'GET', route: '/', status_code: res.statusCode }));
-    helloInProcess(req, res);
-  };
+  return withPromClientMetrics(helloInProcess, (req) => req.url);
 }
 
 interface SamplingCtx {

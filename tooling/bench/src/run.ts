@@ -57,9 +57,7 @@ export function compare(
   ours: SubjectResult,
   peers: SubjectResult[],
 ): ScenarioResult {
-  const references = new Set((scenario.peers ?? []).filter((p) => p.reference).map((p) => p.name));
-  const marked = peers.map((p) => (references.has(p.name) ? { ...p, reference: true } : p));
-  const measured = marked.filter((p) => !p.error && p.opsPerSec > 0);
+  const measured = peers.filter((p) => !p.error && p.opsPerSec > 0);
   const best = bestPeer(measured.filter((p) => !p.reference));
   const ratioTo = (peer: SubjectResult | undefined) =>
     peer && !ours.error && ours.opsPerSec > 0 ? speedRatio(ours.opsPerSec, peer.opsPerSec) : undefined;
@@ -67,7 +65,7 @@ export function compare(
     name: scenario.name,
     table: scenario.table ?? 'Results',
     ours,
-    peers: marked,
+    peers,
     targets: (scenario.targets ?? []).map((t) => {
       const ratio = ratioTo(measured.find((p) => p.name === t.peer));
       return {
@@ -161,10 +159,11 @@ class Measurement {
 
   result(): SubjectResult {
     if (this.failedOnce || this.perOp.length === 0)
-      return failed(this.subject.name, this.error ?? 'no calls measured');
+      return failed(this.subject, this.error ?? 'no calls measured');
     const latency = summarize(this.inner.length > 0 ? this.inner : this.perOp);
     return {
       name: this.subject.name,
+      ...(this.subject.reference ? { reference: true } : {}),
       calls: this.perOp.length,
       ops: this.ops,
       totalMs: this.totalMs,
@@ -226,9 +225,10 @@ async function call(subject: Subject<any>, ctx: unknown): Promise<CallReport | u
   return value && typeof value === 'object' ? (value as CallReport) : undefined;
 }
 
-function failed(name: string, error: unknown): SubjectResult {
+function failed(subject: Subject<any>, error: unknown): SubjectResult {
   return {
-    name,
+    name: subject.name,
+    ...(subject.reference ? { reference: true } : {}),
     calls: 0,
     ops: 0,
     totalMs: 0,

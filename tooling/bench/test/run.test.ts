@@ -36,6 +36,34 @@ describe('runSuite', () => {
     expect(reportMarkdown([result])).toContain('### Unit table');
   });
 
+  it('marks a reference peer in its result and never makes it the best peer', async () => {
+    const result = await runSuite(
+      defineSuite({
+        name: 'unit',
+        scenarios: [
+          {
+            name: 'ref',
+            timeMs: 1,
+            minCalls: 2,
+            maxCalls: 2,
+            fn: () => ({ ops: 500, elapsedMs: 1000 }),
+            peers: [
+              { name: 'lib', fn: () => ({ ops: 250, elapsedMs: 1000 }) },
+              { name: 'ceiling', reference: true, fn: () => ({ ops: 1000, elapsedMs: 1000 }) },
+              { name: 'broken floor', reference: true, fn: () => Promise.reject(new Error('boom')) },
+            ],
+          },
+        ],
+      }),
+      { quick: false },
+    );
+    const s = result.scenarios[0]!;
+    expect(s.peers.map((p) => p.reference ?? false)).toEqual([false, true, true]);
+    expect(s.peers[2]!.error).toBe('Error: boom');
+    expect(s.bestPeer).toBe('lib');
+    expect(s.ratio).toBe(2);
+  });
+
   it('uses the elapsed time a call reports instead of its own duration', async () => {
     const result = await runSuite(
       defineSuite({

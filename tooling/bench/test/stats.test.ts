@@ -109,7 +109,7 @@ describe('ratio to the best peer', () => {
         targets: [{ peer: 'ceiling', minRatio: 0.5 }],
       },
       subject('ours', 400),
-      [subject('lib', 100), subject('ceiling', 800)],
+      [subject('lib', 100), { ...subject('ceiling', 800), reference: true }],
     );
     expect(r.bestPeer).toBe('lib');
     expect(r.ratio).toBe(4);

@@ -70,7 +70,7 @@ export class WaiterQueue<T> {
       watch: undefined,
       queued: true,
     };
-    return this.add(waiter, options, timeoutError, onCancel);
+    return this.enqueueWaiter(waiter, options, timeoutError, onCancel);
   }
 
   /**
@@ -83,15 +83,6 @@ export class WaiterQueue<T> {
     options: WaitOptions,
     timeoutError: () => Error,
     onCancel?: (reason: CancelReason, waiter: Waiter<T>) => void,
-  ): Promise<T> {
-    return this.add(waiter, options, timeoutError, onCancel);
-  }
-
-  private add(
-    waiter: Waiter<T>,
-    options: WaitOptions,
-    timeoutError: () => Error,
-    onCancel: ((reason: CancelReason, waiter: Waiter<T>) => void) | undefined,
   ): Promise<T> {
     waiter.prev = this.tail;
     // A shared executor instead of a closure per call: it stores the functions on `filling`.
